@@ -1,0 +1,15 @@
+"""Typed settings, read from one TOML file and overridden by ``ESPACE_*`` environment variables.
+
+In charge of: the shape of the configuration, its defaults, and refusing a bad value with a message
+that names the key. Not in charge of: acting on the settings (each package reads what it needs).
+"""
+
+from espace_sante.config.settings import (
+    ConfigError,
+    MssanteSettings,
+    Settings,
+    SmtpSettings,
+    load_settings,
+)
+
+__all__ = ["ConfigError", "MssanteSettings", "Settings", "SmtpSettings", "load_settings"]

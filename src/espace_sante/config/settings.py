@@ -1,0 +1,209 @@
+"""Settings dataclasses and their loader.
+
+Every key of the TOML file has an environment variable: top-level keys are ``ESPACE_<KEY>``
+(``ESPACE_DATA_DIR``, ``ESPACE_DATABASE_URL``), keys of a section are ``ESPACE_<SECTION>_<KEY>``
+(``ESPACE_SMTP_INBOUND_PORT``). The environment wins over the file, the file over the defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_FILE = Path("config/espace-sante.toml")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class MssanteSettings:
+    """The trust-space rules that vary between operators and environments."""
+
+    patient_domain: str = "patient.mssante.fr"
+    #: Accept the test (.10) and demo (.11) INS OIDs besides INS-NIR (.8) and INS-NIA (.9).
+    accept_test_ins: bool = True
+    #: Largest message accepted, headers and attachments included (MSSanté: 25 MB).
+    max_message_size: int = 25 * 1024 * 1024
+    #: Our own host name, used in the SMTP greeting and in Received headers.
+    hostname: str = "mx.espace-sante.localhost"
+    #: Where error notices (XDM integration failures) are sent from.
+    postmaster: str = "postmaster@espace-sante.localhost"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The inbound MX listener."""
+
+    listen_host: str = "127.0.0.1"
+    inbound_port: int = 2525
+    #: PEM bundle of the trust-space CA; when set, clients must present a certificate chaining to it.
+    trust_ca_file: str = ""
+    #: Server certificate and key (PEM); empty means the development certificate made by ``init``.
+    cert_file: str = ""
+    key_file: str = ""
+    #: Number of worker processes sharing the listening socket (1 = in the serving process).
+    workers: int = 1
+    #: Seconds a client may stay silent before the session is closed.
+    idle_timeout: int = 300
+    #: Largest number of recipients in one transaction.
+    max_recipients: int = 100
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration."""
+
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    log_level: str = "INFO"
+    mssante: MssanteSettings = field(default_factory=MssanteSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to an SQLite file inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'espace-sante.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.data_dir / "pki"
+
+    @property
+    def master_key_file(self) -> Path:
+        return self.data_dir / "keys" / "master.key"
+
+
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file (``ESPACE_CONFIG`` or ``config/espace-sante.toml`` when present), apply
+    ``ESPACE_*`` overrides and validate. Raises ConfigError naming the offending key."""
+    env = os.environ if environ is None else environ
+    if path is None:
+        explicit = env.get("ESPACE_CONFIG")
+        if explicit:
+            path = Path(explicit)
+            if not path.is_file():
+                raise ConfigError(f"ESPACE_CONFIG: no such configuration file: {path}")
+        elif DEFAULT_CONFIG_FILE.is_file():
+            path = DEFAULT_CONFIG_FILE
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    settings = _build(Settings, raw, env, prefix="")
+    _validate(settings)
+    return settings
+
+
+def _build(cls: type, raw: Mapping[str, Any], env: Mapping[str, str], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}: unknown configuration key")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}{f.name}"
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            section = raw.get(f.name, {})
+            if not isinstance(section, Mapping):
+                raise ConfigError(f"{key}: expected a [{key}] table")
+            values[f.name] = _build(typing.cast(type, hint), section, env, prefix=f"{key}.")
+            continue
+        env_name = "ESPACE_" + key.replace(".", "_").upper()
+        if env_name in env:
+            values[f.name] = _coerce(hint, env[env_name], f"{key} ({env_name})", from_env=True)
+        elif f.name in raw:
+            values[f.name] = _coerce(hint, raw[f.name], key, from_env=False)
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, key: str, from_env: bool) -> Any:
+    if isinstance(hint, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if from_env and isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if from_env and isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    if hint is Path:
+        if isinstance(value, str) and value:
+            return Path(value)
+        raise ConfigError(f"{key}: expected a non-empty path, got {value!r}")
+    raise ConfigError(f"{key}: unsupported setting type {hint!r}")  # pragma: no cover
+
+
+def _validate(s: Settings) -> None:
+    if s.log_level.upper() not in _LOG_LEVELS:
+        raise ConfigError(f"log_level: expected one of {sorted(_LOG_LEVELS)}, got {s.log_level!r}")
+    url = s.database_url
+    if url and not (
+        url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")
+    ):
+        raise ConfigError(
+            "database_url (ESPACE_DATABASE_URL): expected sqlite+aiosqlite://… or "
+            f"postgresql+asyncpg://…, got {url!r}"
+        )
+    if not 1 <= s.smtp.inbound_port <= 65535:
+        raise ConfigError(f"smtp.inbound_port: expected 1..65535, got {s.smtp.inbound_port}")
+    if not 1 <= s.smtp.workers <= 64:
+        raise ConfigError(f"smtp.workers: expected 1..64, got {s.smtp.workers}")
+    if s.smtp.idle_timeout < 1:
+        raise ConfigError(
+            f"smtp.idle_timeout: expected a positive number of seconds, got {s.smtp.idle_timeout}"
+        )
+    if not 1 <= s.smtp.max_recipients <= 10000:
+        raise ConfigError(f"smtp.max_recipients: expected 1..10000, got {s.smtp.max_recipients}")
+    if s.smtp.trust_ca_file and not Path(s.smtp.trust_ca_file).is_file():
+        raise ConfigError(f"smtp.trust_ca_file: no such file: {s.smtp.trust_ca_file}")
+    if bool(s.smtp.cert_file) != bool(s.smtp.key_file):
+        raise ConfigError("smtp.cert_file and smtp.key_file: set both or neither")
+    if not 1024 <= s.mssante.max_message_size <= 1024 * 1024 * 1024:
+        raise ConfigError(
+            f"mssante.max_message_size: expected 1 KiB..1 GiB, got {s.mssante.max_message_size}"
+        )
+    domain = s.mssante.patient_domain
+    if not domain or "@" in domain or " " in domain or "." not in domain:
+        raise ConfigError(f"mssante.patient_domain: not a domain name: {domain!r}")

@@ -1,0 +1,464 @@
+"""Delivering one accepted message to its patients: mailbox, conversation, record, audit.
+
+Two phases. ``prepare`` does the slow work outside any database lock: parse, compute the IMAP
+metadata, open the XDM archives, and write every blob (encrypted, fsync'd). ``commit`` then writes
+all rows in ONE transaction — the message in each patient's INBOX, the conversation state, the
+documents, the error notices and the audit entries — and returns once the database has made it
+durable. Only then does the SMTP server answer 250. If the transaction fails, the blobs written in
+the first phase are removed and nothing references them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import getaddresses, parsedate_to_datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from espace_sante import audit
+from espace_sante.accounts.conversations import record_professional_message
+from espace_sante.accounts.patients import PatientRecord
+from espace_sante.mailbox import imapmeta
+from espace_sante.mailbox.store import append_message
+from espace_sante.mta import notices
+from espace_sante.mta.attachments import Attachment, find_attachments
+from espace_sante.policy import conversation as conv_rules
+from espace_sante.policy import headers as mss_headers
+from espace_sante.records import xdm
+from espace_sante.records.deposit import NewDocument, deposit_document
+from espace_sante.storage.blobs import StoredBlob
+from espace_sante.storage.engine import transaction
+from espace_sante.storage.runtime import Storage
+from espace_sante.storage.schema import Blob, Delivery, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryOutcome:
+    """What a delivery did, for the SMTP reply and the transaction log line."""
+
+    delivered: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    documents: int = 0
+    problems: int = 0
+
+
+@dataclass
+class PreparedDocument:
+    document: NewDocument
+    blob: StoredBlob
+
+
+@dataclass
+class PreparedRecipient:
+    patient: PatientRecord
+    message_blob: StoredBlob
+    documents: list[PreparedDocument] = field(default_factory=list)
+    problems: list[notices.IntegrationProblem] = field(default_factory=list)
+
+
+@dataclass
+class PreparedMessage:
+    """Everything computed from the message before the transaction."""
+
+    raw: bytes
+    sender: str  # the professional address (header From), lower-case
+    envelope_sender: str
+    reply_to: str | None
+    subject: str
+    message_id: str | None
+    sent_date: datetime | None
+    closing: bool
+    mss_ins: str | None
+    mss_codecda: str | None
+    meta_json: str
+    meta: imapmeta.MessageMeta
+    recipients: list[PreparedRecipient]
+    warnings: list[str]
+
+
+class Delivering:
+    """The delivery pipeline of one process."""
+
+    def __init__(self, storage: Storage, xdm_limits: xdm.XdmLimits | None = None) -> None:
+        self.storage = storage
+        self.xdm_limits = xdm_limits or xdm.XdmLimits()
+
+    async def deliver(
+        self,
+        *,
+        raw: bytes,
+        parsed: EmailMessage,
+        envelope_sender: str,
+        recipients: list[PatientRecord],
+        received_at: datetime,
+    ) -> DeliveryOutcome:
+        """Store the message for every recipient durably, or store nothing and raise."""
+        prepared = await self.prepare(raw, parsed, envelope_sender, recipients)
+        try:
+            return await self.commit(prepared, received_at)
+        except BaseException:
+            await asyncio.shield(asyncio.to_thread(self._discard_blobs, prepared))
+            raise
+
+    async def prepare(
+        self,
+        raw: bytes,
+        parsed: EmailMessage,
+        envelope_sender: str,
+        recipients: list[PatientRecord],
+    ) -> PreparedMessage:
+        meta = await asyncio.to_thread(imapmeta.compute_meta, raw)
+        sender = first_address(parsed, "From") or envelope_sender
+        reply_to = first_address(parsed, "Reply-To")
+        subject = _header_text(parsed, "Subject")
+        closing = conv_rules.is_closing_message(subject, _header_text(parsed, "X-MSS-MES") or None)
+        attachments, warnings = find_attachments(parsed)
+        ciphers = {}
+        async with self.storage.sessions() as session:
+            for r in recipients:
+                ciphers[r.account_id] = await self.storage.cipher_for(session, r.account_id)
+        prepared_recipients = []
+        for r in recipients:
+            cipher = ciphers[r.account_id]
+            blob = await self.storage.blobs.put(r.account_id, cipher, raw)
+            rec = PreparedRecipient(patient=r, message_blob=blob)
+            prepared_recipients.append(rec)
+            await self._prepare_documents(rec, cipher, attachments, sender, subject)
+        sent_date = None
+        date_header = _header_text(parsed, "Date")
+        if date_header:
+            try:
+                sent_date = parsedate_to_datetime(date_header)
+                if sent_date.tzinfo is None:
+                    sent_date = sent_date.replace(tzinfo=UTC)
+            except (TypeError, ValueError, IndexError):
+                warnings.append("unparseable Date header")
+        ins_header = _header_text(parsed, "X-MSS-INS")
+        ins_flag = mss_headers.parse_x_mss_ins(ins_header) if ins_header else None
+        return PreparedMessage(
+            raw=raw,
+            sender=sender,
+            envelope_sender=envelope_sender,
+            reply_to=reply_to,
+            subject=subject,
+            message_id=(_header_text(parsed, "Message-ID") or None),
+            sent_date=sent_date,
+            closing=closing,
+            mss_ins=None if ins_flag is None else ("O" if ins_flag else "N"),
+            mss_codecda=_header_text(parsed, "X-MSS-CODECDA") or None,
+            meta_json=imapmeta.to_json(meta),
+            meta=meta,
+            recipients=prepared_recipients,
+            warnings=warnings,
+        )
+
+    async def _prepare_documents(
+        self,
+        rec: PreparedRecipient,
+        cipher: object,
+        attachments: list[Attachment],
+        sender: str,
+        subject: str,
+    ) -> None:
+        seen_sha1: set[str] = set()
+        plain: list[Attachment] = []
+        for att in attachments:
+            if not xdm.is_xdm_attachment(att.filename, att.content_type):
+                plain.append(att)
+                continue
+            try:
+                package = await asyncio.to_thread(xdm.read_xdm, att.data, self.xdm_limits)
+            except xdm.XdmError as exc:
+                rec.problems.append(
+                    notices.IntegrationProblem(
+                        notices.XDM_INVALID,
+                        f"l'archive {att.filename or 'IHE_XDM.ZIP'} est illisible ({exc.message_fr})",
+                        f"archive {att.filename or 'IHE_XDM.ZIP'} unreadable ({exc.code}: {exc.message})",
+                    )
+                )
+                continue
+            for doc in package.documents:
+                entry = doc.entry
+                if not entry.patient_ins:
+                    rec.problems.append(
+                        notices.IntegrationProblem(
+                            notices.PATIENT_MISSING,
+                            f"le document « {entry.title or doc.path} » n'indique pas l'INS du patient",
+                            f"document '{entry.title or doc.path}' carries no patient INS",
+                        )
+                    )
+                    continue
+                if entry.patient_ins.upper() != rec.patient.ins:
+                    rec.problems.append(
+                        notices.IntegrationProblem(
+                            notices.PATIENT_MISMATCH,
+                            f"le document « {entry.title or doc.path} » concerne un autre patient "
+                            "que le destinataire du message",
+                            f"document '{entry.title or doc.path}' is about another patient than "
+                            "the recipient",
+                        )
+                    )
+                    continue
+                blob = await self.storage.blobs.put(rec.patient.account_id, cipher, doc.content)  # type: ignore[arg-type]
+                sha1 = hashlib.sha1(doc.content).hexdigest()
+                seen_sha1.add(sha1)
+                rec.documents.append(
+                    PreparedDocument(
+                        NewDocument(
+                            blob_id=blob.id,
+                            source="xdm",
+                            title=entry.title or doc.path.rsplit("/", 1)[-1],
+                            mime_type=entry.mime_type or "application/octet-stream",
+                            size=len(doc.content),
+                            sha1=sha1,
+                            filename=doc.path.rsplit("/", 1)[-1],
+                            unique_id=entry.unique_id,
+                            patient_id=entry.patient_id,
+                            class_code=_coded(entry.class_code),
+                            type_code=_coded(entry.type_code),
+                            format_code=_coded(entry.format_code),
+                            author_person=entry.author_person,
+                            author_institution=entry.author_institution,
+                            creation_time=entry.creation_time,
+                            hidden_from_patient=entry.hidden_from_patient,
+                            hidden_from_legal_representatives=entry.hidden_from_legal_representatives,
+                            masked_from_professionals=entry.masked_from_professionals,
+                            metadata=_entry_metadata(entry, doc),
+                        ),
+                        blob,
+                    )
+                )
+        for att in plain:
+            sha1 = hashlib.sha1(att.data).hexdigest()
+            if sha1 in seen_sha1:
+                continue  # the same document already came with its XDM metadata
+            seen_sha1.add(sha1)
+            blob = await self.storage.blobs.put(rec.patient.account_id, cipher, att.data)  # type: ignore[arg-type]
+            rec.documents.append(
+                PreparedDocument(
+                    NewDocument(
+                        blob_id=blob.id,
+                        source="attachment",
+                        title=att.filename or subject or "Pièce jointe",
+                        mime_type=att.content_type,
+                        size=len(att.data),
+                        sha1=sha1,
+                        filename=att.filename,
+                        author_person=sender,
+                        metadata={"inferred_from": "message", "section": att.section},
+                    ),
+                    blob,
+                )
+            )
+
+    async def commit(self, p: PreparedMessage, received_at: datetime) -> DeliveryOutcome:
+        outcome = DeliveryOutcome()
+        async with transaction(self.storage.sessions) as session:
+            for rec in p.recipients:
+                account_id = rec.patient.account_id
+                if p.message_id:
+                    already = (
+                        await session.execute(
+                            select(Delivery.id).where(
+                                Delivery.account_id == account_id,
+                                Delivery.sender == p.sender,
+                                Delivery.message_id_header == p.message_id[:998],
+                            )
+                        )
+                    ).scalar()
+                    if already is not None:
+                        outcome.duplicates.append(rec.patient.address)
+                        continue  # its blobs are discarded after the commit
+                await self._add_blob_row(session, account_id, rec.message_blob, received_at)
+                stored = await append_message(
+                    session,
+                    account_id=account_id,
+                    folder_name="INBOX",
+                    blob_id=rec.message_blob.id,
+                    size=len(p.raw),
+                    meta_json=p.meta_json,
+                    internal_date=received_at,
+                    message_id_header=p.message_id[:998] if p.message_id else None,
+                    sender=p.sender,
+                    subject=p.subject,
+                    sent_date=p.sent_date,
+                    mss_ins=p.mss_ins,
+                    mss_codecda=p.mss_codecda,
+                )
+                if p.message_id:
+                    session.add(
+                        Delivery(
+                            account_id=account_id,
+                            sender=p.sender,
+                            message_id_header=p.message_id[:998],
+                            message_row_id=stored.row_id,
+                            received_at=received_at,
+                        )
+                    )
+                state = await record_professional_message(
+                    session,
+                    account_id=account_id,
+                    professional_address=p.sender,
+                    closing=p.closing,
+                    reply_to=p.reply_to,
+                    at=received_at,
+                )
+                await audit.append(
+                    session,
+                    account_id=account_id,
+                    actor=p.sender,
+                    action="message.received",
+                    detail={
+                        "uid": stored.uid,
+                        "size": len(p.raw),
+                        "documents": len(rec.documents),
+                        "conversation": state.value,
+                    },
+                    at=received_at,
+                )
+                for doc in rec.documents:
+                    await self._add_blob_row(session, account_id, doc.blob, received_at)
+                    await deposit_document(
+                        session,
+                        account_id=account_id,
+                        document=doc.document,
+                        deposited_by=p.sender,
+                        message_row_id=stored.row_id,
+                        at=received_at,
+                    )
+                if rec.problems:
+                    session.add(self._notice_row(p, rec, received_at))
+                    await audit.append(
+                        session,
+                        account_id=account_id,
+                        actor="gateway",
+                        action="document.rejected",
+                        detail={"codes": [pr.code for pr in rec.problems]},
+                        at=received_at,
+                    )
+                outcome.delivered.append(rec.patient.address)
+                outcome.documents += len(rec.documents)
+                outcome.problems += len(rec.problems)
+        # Blobs of recipients that turned out to be duplicates are not referenced: remove them.
+        for address in outcome.duplicates:
+            rec = next(r for r in p.recipients if r.patient.address == address)
+            await asyncio.to_thread(self._discard_recipient_blobs, rec)
+        return outcome
+
+    async def _add_blob_row(
+        self, session: AsyncSession, account_id: int, blob: StoredBlob, at: datetime
+    ) -> None:
+        session.add(
+            Blob(
+                id=blob.id, account_id=account_id, size=blob.size, sha256=blob.sha256, created_at=at
+            )
+        )
+
+    def _notice_row(
+        self, p: PreparedMessage, rec: PreparedRecipient, at: datetime
+    ) -> OutboundMessage:
+        settings = self.storage.settings.mssante
+        raw = notices.build_error_notice(
+            postmaster=settings.postmaster,
+            to=p.sender,
+            original=p.raw,
+            original_subject=p.subject,
+            original_message_id=p.message_id,
+            problems=rec.problems,
+            hostname=settings.hostname,
+        )
+        return OutboundMessage(
+            account_id=rec.patient.account_id,
+            kind="xdm_error_notice",
+            mail_from="",
+            rcpt_to=p.sender,
+            raw=raw,
+            status="queued",
+            attempts=0,
+            next_attempt_at=at,
+            created_at=at,
+        )
+
+    def _discard_blobs(self, p: PreparedMessage) -> None:
+        for rec in p.recipients:
+            self._discard_recipient_blobs(rec, include_message=True)
+
+    def _discard_recipient_blobs(
+        self, rec: PreparedRecipient, include_message: bool = True
+    ) -> None:
+        blobs = self.storage.blobs
+        account = rec.patient.account_id
+        if include_message:
+            blobs.delete_sync(account, rec.message_blob.id)
+        for doc in rec.documents:
+            blobs.delete_sync(account, doc.blob.id)
+
+
+def first_address(msg: EmailMessage, name: str) -> str | None:
+    try:
+        values = msg.get_all(name) or []
+        pairs = getaddresses([str(v) for v in values])
+    except Exception:
+        return None
+    for _, addr in pairs:
+        if addr and "@" in addr:
+            return addr.strip().lower()
+    return None
+
+
+def _header_text(msg: EmailMessage, name: str) -> str:
+    try:
+        value = msg.get(name)
+    except Exception:
+        return ""
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def _coded(value: xdm.CodedValue | None) -> str | None:
+    return value.code if value is not None else None
+
+
+def _entry_metadata(entry: xdm.DocumentEntry, doc: xdm.XdmDocument) -> dict[str, object]:
+    def coded(v: xdm.CodedValue | None) -> dict[str, str | None] | None:
+        return None if v is None else {"code": v.code, "scheme": v.scheme, "display": v.display}
+
+    def when(d: datetime | None) -> str | None:
+        return d.isoformat() if d else None
+
+    return {
+        "entry_uuid": entry.entry_uuid,
+        "unique_id": entry.unique_id,
+        "patient_id": entry.patient_id,
+        "patient_oid": entry.patient_oid,
+        "source_patient_id": entry.source_patient_id,
+        "class_code": coded(entry.class_code),
+        "type_code": coded(entry.type_code),
+        "format_code": coded(entry.format_code),
+        "confidentiality_codes": [coded(c) for c in entry.confidentiality_codes],
+        "healthcare_facility_type_code": coded(entry.healthcare_facility_type_code),
+        "practice_setting_code": coded(entry.practice_setting_code),
+        "event_codes": [coded(c) for c in entry.event_codes],
+        "author_person": entry.author_person,
+        "author_institution": entry.author_institution,
+        "author_role": entry.author_role,
+        "author_specialty": entry.author_specialty,
+        "creation_time": when(entry.creation_time),
+        "service_start_time": when(entry.service_start_time),
+        "service_stop_time": when(entry.service_stop_time),
+        "title": entry.title,
+        "comments": entry.comments,
+        "language_code": entry.language_code,
+        "declared_hash": entry.hash,
+        "declared_size": entry.size,
+        "hash_ok": doc.sha1_ok,
+        "size_ok": doc.size_ok,
+        "path": doc.path,
+    }

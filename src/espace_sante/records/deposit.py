@@ -1,0 +1,93 @@
+"""Depositing documents into a patient's record (the DMP-style document store)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from espace_sante import audit
+from espace_sante.storage.schema import Document
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """A document ready to be recorded: its bytes are already in the blob store."""
+
+    blob_id: str
+    source: str  # "xdm" | "attachment" | "upload"
+    title: str
+    mime_type: str
+    size: int
+    sha1: str
+    filename: str | None = None
+    unique_id: str | None = None
+    patient_id: str | None = None
+    class_code: str | None = None
+    type_code: str | None = None
+    format_code: str | None = None
+    author_person: str | None = None
+    author_institution: str | None = None
+    creation_time: datetime | None = None
+    hidden_from_patient: bool = False
+    hidden_from_legal_representatives: bool = False
+    masked_from_professionals: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+async def deposit_document(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    document: NewDocument,
+    deposited_by: str,
+    message_row_id: int | None = None,
+    at: datetime | None = None,
+) -> Document:
+    """Record one document in the patient's record, with its audit entry, in the caller's
+    transaction."""
+    at = at or datetime.now(UTC)
+    row = Document(
+        account_id=account_id,
+        blob_id=document.blob_id,
+        source=document.source,
+        message_row_id=message_row_id,
+        unique_id=document.unique_id,
+        title=document.title[:500],
+        mime_type=document.mime_type[:128],
+        filename=document.filename[:255] if document.filename else None,
+        size=document.size,
+        sha1=document.sha1,
+        patient_id=document.patient_id,
+        class_code=document.class_code,
+        type_code=document.type_code,
+        format_code=document.format_code,
+        metadata_json=document.metadata,
+        author_person=document.author_person,
+        author_institution=document.author_institution,
+        creation_time=document.creation_time,
+        hidden_from_patient=document.hidden_from_patient,
+        hidden_from_legal_representatives=document.hidden_from_legal_representatives,
+        masked_from_professionals=document.masked_from_professionals,
+        deposited_by=deposited_by,
+        deposited_at=at,
+    )
+    session.add(row)
+    await session.flush()
+    await audit.append(
+        session,
+        account_id=account_id,
+        actor=deposited_by,
+        action="document.deposited",
+        detail={
+            "document": row.id,
+            "source": document.source,
+            "class_code": document.class_code,
+            "type_code": document.type_code,
+            "hidden_from_patient": document.hidden_from_patient,
+        },
+        at=at,
+    )
+    return row

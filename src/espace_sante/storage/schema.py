@@ -1,0 +1,253 @@
+"""The relational schema, one metadata for Alembic.
+
+Every row that belongs to a person carries ``account_id`` (DESIGN.md, "account-keyed data"), so a
+distributed PostgreSQL (Citus) can shard these tables by account without a rewrite.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only gives AUTOINCREMENT semantics to INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Account(Base):
+    """A person or mailbox holder: patient, professional hosted here, or operator."""
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # patient | professional | operator
+    address: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16))  # created | active | opposed | closed
+    personal_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Patient(Base):
+    """A patient's identity (INS and its five traits)."""
+
+    __tablename__ = "patients"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    ins: Mapped[str] = mapped_column(String(15))
+    ins_oid: Mapped[str] = mapped_column(String(64))
+    identity_status: Mapped[str] = mapped_column(String(16), default="qualified")
+    family_name: Mapped[str] = mapped_column(String(100))
+    given_names: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(1))
+    birthplace: Mapped[str] = mapped_column(String(5))
+    __table_args__ = (UniqueConstraint("ins", name="uq_patients_ins"),)
+
+
+class Professional(Base):
+    """One mailbox of the national MSSanté directory (extraction_correspondance_mssante)."""
+
+    __tablename__ = "professionals"
+    address: Mapped[str] = mapped_column(String(254), primary_key=True)
+    mailbox_type: Mapped[str] = mapped_column(String(16), default="")  # PER, ORG, APP
+    national_id: Mapped[str] = mapped_column(String(32), default="")  # RPPS/ADELI (with prefix)
+    family_name: Mapped[str] = mapped_column(String(100), default="")
+    given_name: Mapped[str] = mapped_column(String(100), default="")
+    profession_code: Mapped[str] = mapped_column(String(8), default="")
+    profession_label: Mapped[str] = mapped_column(String(120), default="")
+    specialty_label: Mapped[str] = mapped_column(String(200), default="")
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    postal_code: Mapped[str] = mapped_column(String(10), default="")
+    city: Mapped[str] = mapped_column(String(120), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AllowedDomain(Base):
+    """A domain of the MSSanté trust-space allow-list."""
+
+    __tablename__ = "allowed_domains"
+    name: Mapped[str] = mapped_column(String(253), primary_key=True)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Conversation(Base):
+    """The state of the exchange between a patient and one professional address."""
+
+    __tablename__ = "conversations"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    professional_address: Mapped[str] = mapped_column(String(254), primary_key=True)
+    state: Mapped[str] = mapped_column(String(8))  # open | closed
+    reply_to: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Blob(Base):
+    """An encrypted file in the blob store, owned by one account."""
+
+    __tablename__ = "blobs"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Folder(Base):
+    """An IMAP mailbox (folder) of an account."""
+
+    __tablename__ = "folders"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    special_use: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uidnext: Mapped[int] = mapped_column(BigInteger, default=1)
+    highest_modseq: Mapped[int] = mapped_column(BigInteger, default=1)
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
+    __table_args__ = (UniqueConstraint("account_id", "name", name="uq_folders_account_name"),)
+
+
+class Message(Base):
+    """A message in a folder, with the IMAP metadata computed once at delivery."""
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    folder_id: Mapped[int] = mapped_column(ForeignKey("folders.id"))
+    uid: Mapped[int] = mapped_column(BigInteger)
+    modseq: Mapped[int] = mapped_column(BigInteger)
+    flags: Mapped[str] = mapped_column(Text, default="")  # space-separated, e.g. "\\Seen $MDNSent"
+    internal_date: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    size: Mapped[int] = mapped_column(BigInteger)
+    blob_id: Mapped[str] = mapped_column(ForeignKey("blobs.id"))
+    meta: Mapped[str] = mapped_column(Text)  # JSON of mailbox.imapmeta.MessageMeta
+    message_id_header: Mapped[str | None] = mapped_column(String(998), nullable=True)
+    sender: Mapped[str] = mapped_column(String(254), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    sent_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    mss_ins: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    mss_codecda: Mapped[str | None] = mapped_column(Text, nullable=True)
+    __table_args__ = (
+        UniqueConstraint("folder_id", "uid", name="uq_messages_folder_uid"),
+        Index("ix_messages_account_folder_modseq", "account_id", "folder_id", "modseq"),
+    )
+
+
+class Delivery(Base):
+    """One accepted delivery; makes a repeated Message-ID from the same sender a no-op."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    sender: Mapped[str] = mapped_column(String(254))
+    message_id_header: Mapped[str] = mapped_column(String(998))
+    message_row_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        UniqueConstraint(
+            "account_id", "sender", "message_id_header", name="uq_deliveries_account_sender_mid"
+        ),
+    )
+
+
+class Document(Base):
+    """A document of the patient's record (DMP), with its XDS-style metadata."""
+
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    blob_id: Mapped[str] = mapped_column(ForeignKey("blobs.id"))
+    source: Mapped[str] = mapped_column(String(16))  # xdm | attachment | upload
+    message_row_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    unique_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    title: Mapped[str] = mapped_column(String(500), default="")
+    mime_type: Mapped[str] = mapped_column(String(128), default="application/octet-stream")
+    filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha1: Mapped[str] = mapped_column(String(40))
+    patient_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    class_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    type_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    format_code: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    metadata_json: Mapped[dict] = mapped_column(JSON, default=dict)
+    author_person: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    author_institution: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    creation_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    hidden_from_patient: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden_from_legal_representatives: Mapped[bool] = mapped_column(Boolean, default=False)
+    masked_from_professionals: Mapped[bool] = mapped_column(Boolean, default=False)
+    deposited_by: Mapped[str] = mapped_column(String(254), default="")
+    deposited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OutboundMessage(Base):
+    """A message waiting in the outbound queue (error notices now, replies and DSNs later)."""
+
+    __tablename__ = "outbound_queue"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # xdm_error_notice | reply | dsn | mdn
+    mail_from: Mapped[str] = mapped_column(String(254))
+    rcpt_to: Mapped[str] = mapped_column(String(254))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AuditHead(Base):
+    """The head of one account's audit chain (account 0 is the system's chain)."""
+
+    __tablename__ = "audit_heads"
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEntry(Base):
+    """An append-only, hash-chained activity log entry."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (UniqueConstraint("account_id", "seq", name="uq_audit_log_account_seq"),)

@@ -1,0 +1,114 @@
+"""The ``espace-sante`` command, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fixtures.mssante import valid_nir
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "espace_sante", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("ESPACE_")}
+    e["ESPACE_DATA_DIR"] = str(tmp_path / "var")
+    if backend == "postgresql":
+        e["ESPACE_DATABASE_URL"] = request.getfixturevalue("pg_database")
+        import asyncio
+
+        from conftest import _truncate_all
+
+        asyncio.run(_truncate_all(e["ESPACE_DATABASE_URL"]))
+        # the schema is already migrated by pg_database; init must still be idempotent
+    return e
+
+
+def test_init_is_idempotent_and_makes_everything(env: dict[str, str], tmp_path: Path) -> None:
+    first = cli(env, "init")
+    assert first.returncode == 0, first.stderr
+    var = tmp_path / "var"
+    for path in ("keys/master.key", "pki/ca.crt", "pki/server.crt", "pki/client.key"):
+        assert (var / path).exists(), path
+    key = (var / "keys/master.key").read_bytes()
+    second = cli(env, "init")
+    assert second.returncode == 0, second.stderr
+    assert "kept" in second.stdout
+    assert (var / "keys/master.key").read_bytes() == key
+
+
+def test_patient_add_prints_the_address_and_refuses_bad_input(env: dict[str, str]) -> None:
+    assert cli(env, "init").returncode == 0
+    ins = valid_nir("2800175123456")
+    base = [
+        "patient",
+        "add",
+        "--oid",
+        "1.2.250.1.213.1.4.11",
+        "--family-name",
+        "Durand",
+        "--given-names",
+        "Anne Marie",
+        "--birth-date",
+        "1980-01-15",
+        "--sex",
+        "F",
+        "--birthplace",
+        "75112",
+        "--email",
+        "anne@example.org",
+    ]
+    ok = cli(env, *base, "--ins", ins)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == f"{ins}@patient.mssante.fr"
+    again = cli(env, *base, "--ins", ins)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    bad_key = cli(env, *base, "--ins", ins[:13] + f"{(int(ins[13:]) + 1) % 97:02d}")
+    assert bad_key.returncode == 1 and "--ins" in bad_key.stderr
+    bad_oid = cli(env, *base[:2], "--oid", "1.2.3", *base[4:], "--ins", valid_nir("1750269123123"))
+    assert bad_oid.returncode == 1 and "--oid" in bad_oid.stderr
+    bad_date = cli(env, *base, "--ins", valid_nir("1750269123123"), "--birth-date", "15/01/1980")
+    assert bad_date.returncode == 2
+
+
+def test_commands_refuse_an_uninitialised_data_dir(env: dict[str, str]) -> None:
+    if "ESPACE_DATABASE_URL" in env:
+        pytest.skip("PostgreSQL database is migrated by the fixture")
+    result = cli(env, "serve", timeout=30)
+    assert result.returncode == 1
+    assert "espace-sante init" in result.stderr
+
+
+def test_bad_configuration_stops_start_up_naming_the_key(env: dict[str, str]) -> None:
+    env = {**env, "ESPACE_SMTP_INBOUND_PORT": "not-a-port"}
+    result = cli(env, "serve", timeout=30)
+    assert result.returncode == 2
+    assert "ESPACE_SMTP_INBOUND_PORT" in result.stderr
+
+
+def test_demo_seeds_once_and_audit_verifies(env: dict[str, str]) -> None:
+    assert cli(env, "init").returncode == 0
+    first = cli(env, "demo")
+    assert first.returncode == 0, first.stderr
+    assert "@patient.mssante.fr" in first.stdout
+    assert "demo messages delivered" in first.stdout
+    second = cli(env, "demo")
+    assert second.returncode == 0, second.stderr
+    assert "demo messages delivered" not in second.stdout
+    verify = cli(env, "audit", "verify")
+    assert verify.returncode == 0, verify.stderr
