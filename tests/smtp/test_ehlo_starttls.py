@@ -153,3 +153,18 @@ async def test_client_certificate_from_another_ca_fails_the_handshake(
             assert t.mail is None or t.mail[0] != 250, t
     finally:
         await listener.stop(grace=5)
+
+
+async def test_mx_offers_no_auth_and_refuses_it(
+    gateway: InboundListener, client_tls: ssl.SSLContext
+) -> None:
+    def run() -> tuple[str, tuple[int, bytes]]:
+        with smtplib.SMTP("127.0.0.1", gateway.port, timeout=10) as c:
+            c.ehlo("client.example")
+            c.starttls(context=client_tls)
+            _, ehlo = c.ehlo("client.example")
+            return ehlo.decode(), c.docmd("AUTH", "PLAIN AGZvbwBiYXI=")
+
+    ehlo, (code, text) = await asyncio.to_thread(run)
+    assert "AUTH" not in ehlo
+    assert code == 502 and text.startswith(b"5.5.1")

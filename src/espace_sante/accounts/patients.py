@@ -53,8 +53,10 @@ async def create_patient(
     """Create the patient's account and identity; the address is built from the qualified INS."""
     matricule = ins.normalise_matricule(new.ins)
     verdict = ins.check_matricule(matricule)
+    if verdict.key == "bad_ins_key":
+        raise PatientError(f"--ins: the key of {matricule} is wrong (97 - number mod 97)")
     if not verdict.accepted:
-        raise PatientError(f"--ins: {verdict.reason_en}")
+        raise PatientError(f"--ins: {matricule!r} is not an INS matricule (13 characters + key)")
     if new.oid not in ins.accepted_oids(accept_test_ins):
         raise PatientError(f"--oid: {new.oid} is not an accepted INS OID")
     if new.sex not in ("M", "F"):

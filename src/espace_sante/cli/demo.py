@@ -97,7 +97,7 @@ DEMO_PATIENTS = (
         "paul.bernard@example.org",
     ),
     NewPatient(
-        demo_matricule("1652A04012345"),
+        demo_matricule("165062A004012"),
         DEMO_NIR_OID,
         "SANTONI",
         "Ange",

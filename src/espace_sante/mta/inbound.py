@@ -20,8 +20,8 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from espace_sante.accounts.allowlist import is_domain_allowed
 from espace_sante.accounts.patients import find_patient_by_ins
 from espace_sante.config import Settings
 from espace_sante.mta.delivery import Delivering, first_address
@@ -30,7 +30,7 @@ from espace_sante.mta.trace import authentication_results_header, received_heade
 from espace_sante.policy import addresses, inbound, verdicts
 from espace_sante.policy.inbound import RecipientFacts, SenderFacts, SpaceStatus
 from espace_sante.storage.runtime import Storage
-from espace_sante.storage.schema import Professional
+from espace_sante.storage.schema import AllowedDomain, Professional
 
 log = logging.getLogger("espace_sante.smtp")
 
@@ -59,9 +59,10 @@ class InboundHandler:
         responses: list[str],
     ) -> list[str]:
         session.host_name = hostname
-        last = responses.pop()  # "250 HELP"
-        responses += ["250-ENHANCEDSTATUSCODES", "250-PIPELINING", last]
-        return responses
+        # The MX takes no authentication: operators are known by their TLS client certificate.
+        kept = [r for r in responses if not r.startswith("250-AUTH")]
+        last = kept.pop()  # "250 HELP"
+        return [*kept, "250-ENHANCEDSTATUSCODES", "250-PIPELINING", last]
 
     # -- MAIL FROM --------------------------------------------------------------------------
 
@@ -334,6 +335,12 @@ class InboundHandler:
             return True
         except TimeoutError:
             return False
+
+
+async def is_domain_allowed(db: AsyncSession, domain: str) -> bool:
+    """Is ``domain`` on the MSSanté allow-list? (one primary-key lookup)"""
+    found = await db.execute(select(AllowedDomain.name).where(AllowedDomain.name == domain.lower()))
+    return found.scalar() is not None
 
 
 def _peer_certificate(session: Session) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.policy import SMTP
 
 #: Notice codes, one per reason a document is not deposited.
@@ -68,5 +69,7 @@ def build_error_notice(
     ]
     lines += [f"  - [{p.code}] {p.detail_en}" for p in problems]
     notice.set_content("\n".join(lines) + "\n", charset="utf-8")
-    notice.add_attachment(original, maintype="message", subtype="rfc822", filename="original.eml")
+    # message/rfc822 may not be base64-encoded (RFC 2046 §5.2.1): attach it as a message.
+    attached = BytesParser(policy=SMTP).parsebytes(original)
+    notice.add_attachment(attached, disposition="attachment", filename="original.eml")
     return notice.as_bytes()

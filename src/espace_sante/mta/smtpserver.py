@@ -78,8 +78,9 @@ class GatewayEnvelope(Envelope):
 class GatewaySMTP(SMTP):
     """The SMTP protocol of our listeners."""
 
-    def __init__(self, handler: Any, **kwargs: Any) -> None:
+    def __init__(self, handler: Any, *, offer_auth: bool = False, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
+        self._offer_auth = offer_auth
         self._greeted = False
         self._in_ehlo = False
 
@@ -120,6 +121,12 @@ class GatewaySMTP(SMTP):
             await super().smtp_HELO(hostname)
         finally:
             self._in_ehlo = False
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        if not self._offer_auth:
+            await self.push("502 5.5.1 AUTH non proposé sur ce port / AUTH not available here")
+            return
+        await super().smtp_AUTH(arg)
 
     async def smtp_MAIL(self, arg: str | None) -> None:
         if arg is not None and _is_null_reverse_path(arg):
