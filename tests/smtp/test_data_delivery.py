@@ -43,7 +43,9 @@ async def test_clinician_message_is_stored_with_its_documents(
     assert raw.endswith(message)  # the message as sent, after our trace headers
     head = raw[: len(raw) - len(message)]
     assert head.startswith(b"Received: from mta.operateur-test.mssante.fr")
-    assert b"Authentication-Results: " in head and b"x-tls-client-cert=pass" in head
+    assert b"Authentication-Results: mx.espace-sante.localhost;" in head
+    assert b"x-tls-client-cert=none" in head  # no trust-space CA configured here
+    assert b"x-mssante-trust=pass" in head
     assert stored.size == len(raw)
     meta = json.loads(stored.meta)
     assert meta["size"] == len(raw)

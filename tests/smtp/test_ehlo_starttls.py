@@ -12,6 +12,7 @@ from fixtures.mssante import clinician_message
 from espace_sante.mta.server import InboundListener
 from espace_sante.mta.tls import DevPki
 from fixtures.smtp_client import send
+from fixtures.store_queries import inbox, read_blob
 
 from .conftest import DOCTOR, Seeded
 
@@ -56,7 +57,7 @@ async def test_mail_before_starttls_is_refused_with_530_5_7_0(gateway: InboundLi
 async def test_tls_1_1_is_refused(gateway: InboundListener, pki: DevPki) -> None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(str(pki.ca_cert))
-    ctx.minimum_version = ssl.TLSVersion.TLSv1
+    ctx.minimum_version = ssl.TLSVersion.TLSv1  # noqa: the deprecated versions are the point
     ctx.maximum_version = ssl.TLSVersion.TLSv1_1
 
     def run() -> None:
@@ -129,6 +130,9 @@ async def test_client_certificate_required_when_trust_ca_configured(
         assert t.mail is not None and t.mail[0] == 530 and t.mail[1].startswith(b"5.7.0")
         t = await send(listener.port, client_tls, DOCTOR, [seeded.active.address], message)
         assert t.accepted, t
+        [stored] = await inbox(storage, seeded.active.account_id)
+        raw = await read_blob(storage, seeded.active.account_id, stored.blob_id)
+        assert b"x-tls-client-cert=pass" in raw[: raw.index(message)]
     finally:
         await listener.stop(grace=5)
 

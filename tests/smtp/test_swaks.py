@@ -110,7 +110,7 @@ async def test_swaks_sees_each_refusal(
         _message_file(tmp_path, message),
     )
     assert result.returncode == exit_code, result.output
-    assert f"<** {expected.code} {expected.enhanced}" in result.output, result.output
+    assert f"<~* {expected.code} {expected.enhanced}" in result.output, result.output
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -132,7 +132,7 @@ async def test_swaks_message_too_large(
         "2",
     )
     assert result.returncode == 26, result.output
-    assert "<** 552 5.3.4" in result.output
+    assert "<~* 552 5.3.4" in result.output
     assert await inbox(storage, seeded.active.account_id) == []
 
 

@@ -84,13 +84,15 @@ class InboundHandler:
         mailbox = addresses.parse_mailbox(address)
         if mailbox is None:
             return self._refuse(session, address, None, verdicts.MALFORMED_ADDRESS, started)
-        facts = await self._sender_facts(mailbox.address, mailbox.domain)
+        # Directory addresses are kept lower-case; MSSanté local parts are not case-sensitive.
+        sender = mailbox.address.lower()
+        facts = await self._sender_facts(sender, mailbox.domain)
         verdict = inbound.check_sender(facts)
         if not verdict.accepted:
             return self._refuse(session, address, None, verdict, started)
         assert isinstance(envelope, GatewayEnvelope)
         envelope.sender_facts = facts
-        return self._accept_mail(envelope, mailbox.address, mail_options)
+        return self._accept_mail(envelope, sender, mail_options)
 
     def _accept_mail(self, envelope: Envelope, address: str, mail_options: list[str]) -> str:
         envelope.mail_from = address
@@ -254,7 +256,7 @@ class InboundHandler:
             return None
         if mailbox.address != (envelope.mail_from or "").lower():
             # The conversation is with the header From: it must be in the trust space too.
-            facts = await self._sender_facts(mailbox.address, mailbox.domain)
+            facts = await self._sender_facts(mailbox.address.lower(), mailbox.domain)
             verdict = inbound.check_sender(facts)
             if not verdict.accepted:
                 return verdict.smtp_reply()
