@@ -8,6 +8,7 @@ from datetime import date
 import click
 
 from espace_sante.cli.context import open_storage, run, settings_or_exit
+from espace_sante.cli.reference_cmds import allowlist, directory
 from espace_sante.config import Settings
 
 
@@ -208,15 +209,7 @@ def demo() -> None:
         click.echo(line)
 
 
-def _register_optional() -> None:
-    try:
-        from espace_sante.cli.reference_cmds import allowlist, directory
-    except ImportError:  # pragma: no cover - during development only
-        return
-    main.add_command(directory)
-    main.add_command(allowlist)
-
-
-_register_optional()
+main.add_command(directory)
+main.add_command(allowlist)
 
 __all__ = ["main", "date"]

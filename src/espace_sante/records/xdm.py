@@ -12,7 +12,9 @@ import hashlib
 import io
 import posixpath
 import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -130,7 +132,7 @@ def read_xdm(data: bytes, limits: XdmLimits = XdmLimits()) -> XdmPackage:  # noq
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
+    except _ZIP_ERRORS as exc:
         raise XdmError("xdm.bad_zip", f"not a readable zip archive ({exc})", "archive zip illisible") from exc
     if len(infos) > limits.max_entries:
         raise XdmError("xdm.too_many_entries", "too many entries", "trop de fichiers dans l'archive")
@@ -208,6 +210,12 @@ def _find_metadata(names: dict[str, zipfile.ZipInfo]) -> str:
     return sorted(candidates, key=lambda n: (n.count("/"), n))[0]
 
 
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, OSError, EOFError,
+    ValueError, NotImplementedError, RuntimeError, UnicodeDecodeError,
+)
+
+
 class _Budget:
     def __init__(self, limits: XdmLimits) -> None:
         self.limits = limits
@@ -233,7 +241,7 @@ def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budget
                     raise XdmError("xdm.bomb", f"{info.filename} compression ratio is suspicious", "taux de compression suspect (bombe zip)")
     except XdmError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+    except _ZIP_ERRORS as exc:
         raise XdmError("xdm.bad_zip", f"{info.filename}: cannot inflate ({exc})", "fichier illisible dans l'archive") from exc
     return bytes(out)
 

@@ -1,0 +1,101 @@
+"""A private Dovecot instance on loopback, over a maildir we fill: the reference IMAP server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+
+
+def available() -> bool:
+    return os.path.exists(DOVECOT)
+
+
+class Dovecot:
+    def __init__(self, root: Path, user: str = "patient", password: str = "secret") -> None:
+        self.root = root
+        self.user = user
+        self.password = password
+        self.port = _free_port()
+        self.base = root / "run"
+        self.home = root / "home"
+        self.maildir = self.home / user / "Maildir"
+
+    def add_messages(self, messages: list[bytes]) -> None:
+        for sub in ("cur", "new", "tmp"):
+            (self.maildir / sub).mkdir(parents=True, exist_ok=True)
+        for index, raw in enumerate(messages):
+            name = f"{1700000000 + index}.M{index}P1.test:2,"
+            (self.maildir / "cur" / name).write_bytes(raw)
+
+    def start(self) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
+        users = self.root / "users"
+        users.write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n")
+        conf = self.root / "dovecot.conf"
+        conf.write_text(
+            f"""
+base_dir = {self.base}
+state_dir = {self.root / 'state'}
+log_path = {self.root / 'dovecot.log'}
+listen = 127.0.0.1
+protocols = imap
+ssl = no
+disable_plaintext_auth = no
+first_valid_uid = 100
+mail_location = maildir:{self.home}/%u/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {users}
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={self.home}/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {self.port}
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service imap-login {{
+  chroot =
+}}
+"""
+        )
+        (self.root / "state").mkdir(exist_ok=True)
+        subprocess.run(["chown", "-R", "dovecot:dovecot", str(self.home)], check=False)
+        subprocess.run([DOVECOT, "-c", str(conf)], check=True, capture_output=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("dovecot did not start: " + self.log())
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log"
+        return path.read_text() if path.exists() else ""
+
+    def stop(self) -> None:
+        pid_file = self.base / "master.pid"
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text().strip()), 15)
+            except (ProcessLookupError, ValueError):
+                pass
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
