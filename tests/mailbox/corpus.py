@@ -43,6 +43,14 @@ CORPUS: dict[str, bytes] = {
         b"Content-Type: application/octet-stream;\r\n name*=utf-8''compte%20rendu.pdf\r\n"
         b"Content-Disposition: attachment;\r\n filename*0=\"compte\"; filename*1=\" rendu.pdf\"\r\n\r\nabc\r\n"
     ),
+    "text_params_without_charset": (
+        b"From: a@b.fr\r\nContent-Type: text/plain; format=flowed; delsp=yes\r\n"
+        b"Content-Language: fr, en\r\n\r\nx\r\n"
+    ),
+    "rfc2231_extended_continuations": (
+        b"From: a@b.fr\r\nContent-Type: application/pdf;\r\n name*0*=utf-8''r%C3%A9sum; name*1*=%C3%A9.pdf\r\n"
+        b"Content-Disposition: attachment; filename*1=\"b.pdf\"; filename*0=\"a\"\r\n\r\nabc\r\n"
+    ),
     "clinician": clinician_message(patient_ins="280017512345610"),
     "clinician_closing": clinician_message(patient_ins="280017512345610", closing=True, with_xdm=False),
 }

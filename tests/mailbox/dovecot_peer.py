@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,13 +18,16 @@ def available() -> bool:
 
 
 class Dovecot:
-    def __init__(self, root: Path, user: str = "patient", password: str = "secret") -> None:
-        self.root = root
+    def __init__(self, user: str = "patient", password: str = "secret") -> None:
+        # Dovecot's auth and mail processes run as the dovecot user: the tree must be reachable by
+        # it, which pytest's private (0700) temporary directories are not.
+        self.root = Path(tempfile.mkdtemp(prefix="espace-dovecot-"))
+        self.root.chmod(0o755)
         self.user = user
         self.password = password
         self.port = _free_port()
-        self.base = root / "run"
-        self.home = root / "home"
+        self.base = self.root / "run"
+        self.home = self.root / "home"
         self.maildir = self.home / user / "Maildir"
 
     def add_messages(self, messages: list[bytes]) -> None:
@@ -58,21 +62,29 @@ userdb {{
   args = uid=dovecot gid=dovecot home={self.home}/%u
 }}
 service imap-login {{
+  chroot =
   inet_listener imap {{
     port = {self.port}
   }}
+  inet_listener imaps {{
+    port = 0
+  }}
 }}
 service anvil {{
-  chroot =
-}}
-service imap-login {{
   chroot =
 }}
 """
         )
         (self.root / "state").mkdir(exist_ok=True)
         subprocess.run(["chown", "-R", "dovecot:dovecot", str(self.home)], check=False)
-        subprocess.run([DOVECOT, "-c", str(conf)], check=True, capture_output=True)
+        # The daemon's children inherit stdout/stderr: a pipe here would never reach EOF.
+        subprocess.run(
+            [DOVECOT, "-c", str(conf)],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -93,6 +105,7 @@ service imap-login {{
                 os.kill(int(pid_file.read_text().strip()), 15)
             except (ProcessLookupError, ValueError):
                 pass
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _free_port() -> int:

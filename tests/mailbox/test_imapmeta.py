@@ -27,9 +27,21 @@ def test_plain_message() -> None:
     assert CORPUS["plain"][m.header_size :] == b"Hello\r\nworld\r\n"
 
 
-def test_last_line_without_newline_counts() -> None:
+def test_lines_are_line_feeds_so_an_unterminated_last_line_adds_none() -> None:
     m = compute_meta(CORPUS["no_content_type_no_final_newline"])
-    assert m.body.endswith(' "7bit" 18 2)')
+    assert m.body.endswith(' "7bit" 18 1)')
+
+
+def test_rfc2231_continuations_are_joined_in_index_order() -> None:
+    m = compute_meta(CORPUS["rfc2231_extended_continuations"])
+    assert '("name*" "utf-8\'\'r%C3%A9sum%C3%A9.pdf")' in m.bodystructure
+    assert '("attachment" ("filename" "ab.pdf"))' in m.bodystructure
+
+
+def test_text_without_charset_gets_the_default_appended() -> None:
+    m = compute_meta(CORPUS["text_params_without_charset"])
+    assert m.body.startswith('("text" "plain" ("format" "flowed" "delsp" "yes" "charset" "us-ascii")')
+    assert '("fr" "en")' in m.bodystructure
 
 
 def test_encoded_words_stay_encoded_in_envelope_and_groups_are_kept() -> None:
@@ -44,13 +56,13 @@ def test_encoded_words_stay_encoded_in_envelope_and_groups_are_kept() -> None:
 def test_nested_structure_sections_and_offsets() -> None:
     raw = CORPUS["nested"]
     m = compute_meta(raw)
-    assert m.bodystructure.startswith('((("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 5 1 NIL NIL NIL NIL)')
+    assert m.bodystructure.startswith('((("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 5 0 NIL NIL NIL NIL)')
     assert '"alternative" ("boundary" "inner") NIL NIL NIL)' in m.bodystructure
     assert '("application" "pdf" ("name" "cr.pdf") "<part2@x>" "Compte rendu" "base64" 12 NIL ("attachment" ("filename" "cr.pdf")) NIL "cr.pdf")' in m.bodystructure
-    assert '"text" "html" ("charset" "utf-8") NIL NIL "7bit" 12 1 NIL NIL "fr" NIL)' in m.bodystructure
+    assert '"text" "html" ("charset" "utf-8") NIL NIL "7bit" 12 0 NIL NIL ("fr") NIL)' in m.bodystructure
     # the CRLF before the closing delimiter belongs to the delimiter (RFC 2046 §5.1.1)
     assert '("message" "rfc822" NIL NIL NIL "7bit" 50 (NIL "inner message" ((NIL NIL "c" "d.fr"))' in m.bodystructure
-    assert '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 10 1 NIL NIL NIL NIL) 4 NIL NIL NIL NIL)' in m.bodystructure
+    assert '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 10 0 NIL NIL NIL NIL) 3 NIL NIL NIL NIL)' in m.bodystructure
     assert m.bodystructure.endswith(' "mixed" ("boundary" "outer") NIL NIL NIL)')
     offsets = m.part_offsets
     start, body, end = offsets["1.1"]

@@ -12,11 +12,22 @@ import pytest
 
 from espace_sante.mailbox.imapmeta import compute_meta
 
+from . import sexp
 from .corpus import CORPUS
 from .dovecot_peer import Dovecot, available
 
 pytestmark = pytest.mark.peer
 NAMES = sorted(CORPUS)
+
+#: Where we differ from Dovecot on purpose; the structure is compared for every other message.
+DELIBERATE = {
+    # Dovecot answers ("" "" NIL ...); RFC 2045 §5.2 says an unreadable Content-Type means
+    # text/plain; charset=us-ascii, which clients can display.
+    "garbage_content_type",
+    # Dovecot shows an empty multipart, hiding the text; we show the body as text/plain.
+    "multipart_without_boundary",
+}
+STRUCTURED = [n for n in NAMES if n not in DELIBERATE]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +37,7 @@ def dovecot_answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    peer = Dovecot(tmp_path_factory.mktemp("dovecot"))
+    peer = Dovecot()
     peer.add_messages([CORPUS[name] for name in NAMES])
     peer.start()
     try:
@@ -47,39 +58,46 @@ def dovecot_answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
         peer.stop()
 
 
-def _flatten(data: list) -> bytes:
+def _flatten(data: list[bytes | tuple[bytes, bytes]]) -> bytes:
+    """imaplib's answer back into the bytes on the wire (imaplib drops the CRLF after ``{n}``)."""
     out = b""
     for part in data:
-        if isinstance(part, tuple):
-            out += part[0] + b"{%d}\r\n" % len(part[1]) + part[1] if False else part[0] + part[1]
-        else:
-            out += part
+        out += part[0] + b"\r\n" + part[1] if isinstance(part, tuple) else part
     return out
 
 
-def _value(answer: bytes, item: str) -> str:
-    text = answer.decode("utf-8", "surrogateescape")
-    m = re.match(r"^\d+ \(" + re.escape(item) + r" (.*)\)$", text, re.S)
-    assert m, text
-    return m.group(1)
+def _value(answer: bytes, item: str) -> sexp.Value:
+    """The value of ``item`` in ``N (ITEM value)``."""
+    _, fetched = sexp.parse(answer)
+    assert isinstance(fetched, list) and fetched[0] == item.encode(), answer
+    return fetched[1]
+
+
+def _ours(text: str) -> sexp.Value:
+    (value,) = sexp.parse(text.encode("utf-8", "surrogateescape"))
+    return value
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_size_matches(dovecot_answers: dict[str, dict[str, bytes]], name: str) -> None:
-    assert int(_value(dovecot_answers[name]["RFC822.SIZE"], "RFC822.SIZE")) == compute_meta(CORPUS[name]).size
+    size = _value(dovecot_answers[name]["RFC822.SIZE"], "RFC822.SIZE")
+    assert isinstance(size, bytes)
+    assert int(size) == compute_meta(CORPUS[name]).size
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_envelope_matches(dovecot_answers: dict[str, dict[str, bytes]], name: str) -> None:
-    assert compute_meta(CORPUS[name]).envelope == _value(dovecot_answers[name]["ENVELOPE"], "ENVELOPE")
+    ours = _ours(compute_meta(CORPUS[name]).envelope)
+    assert ours == _value(dovecot_answers[name]["ENVELOPE"], "ENVELOPE")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", STRUCTURED)
 def test_body_matches(dovecot_answers: dict[str, dict[str, bytes]], name: str) -> None:
-    assert compute_meta(CORPUS[name]).body == _value(dovecot_answers[name]["BODY"], "BODY")
+    ours = _ours(compute_meta(CORPUS[name]).body)
+    assert ours == _value(dovecot_answers[name]["BODY"], "BODY")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", STRUCTURED)
 def test_bodystructure_matches(dovecot_answers: dict[str, dict[str, bytes]], name: str) -> None:
-    ours = compute_meta(CORPUS[name]).bodystructure
+    ours = _ours(compute_meta(CORPUS[name]).bodystructure)
     assert ours == _value(dovecot_answers[name]["BODYSTRUCTURE"], "BODYSTRUCTURE")

@@ -149,7 +149,39 @@ def _params(text: str) -> tuple[str, list[tuple[str, str]]]:
         if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
             value = re.sub(r"\\(.)", r"\1", value[1:-1])
         params.append((name, value))
-    return head, params
+    return head, _join_continuations(params)
+
+
+_CONTINUATION = re.compile(r"^(.+?)\*(\d+)(\*?)$")
+
+
+def _join_continuations(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """RFC 2231 §3: ``n*0``, ``n*1``… joined in index order into ``n`` (or ``n*`` when the first
+    segment is charset-encoded, left encoded), in the place of the first segment; as Dovecot does.
+    """
+    segments: dict[str, list[tuple[int, str, bool]]] = {}
+    for name, value in params:
+        m = _CONTINUATION.match(name)
+        if m:
+            segments.setdefault(m.group(1).lower(), []).append(
+                (int(m.group(2)), value, bool(m.group(3)))
+            )
+    if not segments:
+        return params
+    out: list[tuple[str, str]] = []
+    for name, value in params:
+        m = _CONTINUATION.match(name)
+        if not m:
+            out.append((name, value))
+            continue
+        base = m.group(1).lower()
+        parts = segments.pop(base, None)
+        if parts is None:  # already joined at its first segment
+            continue
+        parts.sort(key=lambda p: p[0])
+        encoded = parts[0][2]
+        out.append((m.group(1) + ("*" if encoded else ""), "".join(p[1] for p in parts)))
+    return out
 
 
 def _split_semicolons(text: str) -> list[str]:
@@ -182,10 +214,8 @@ def _param_list(params: list[tuple[str, str]]) -> str:
 def _count_lines(raw: bytes, start: int, end: int) -> int:
     if end <= start:
         return 0
-    lines = raw.count(b"\n", start, end)
-    if raw[end - 1 : end] != b"\n":
-        lines += 1
-    return lines
+    # Counted as servers do (Dovecot, Cyrus): line feeds, so an unterminated last line adds none.
+    return raw.count(b"\n", start, end)
 
 
 def _structure(
@@ -235,6 +265,8 @@ def _structure(
         return full, simple
     if mtype.lower() == "multipart":  # no boundary: treat as text/plain
         mtype, subtype, params = "text", "plain", [("charset", "us-ascii")]
+    if mtype.lower() == "text" and not any(k.lower() == "charset" for k, _ in params):
+        params = [*params, ("charset", "us-ascii")]  # RFC 2045 §5.2's default, made explicit
 
     cte = (h.get("content-transfer-encoding") or "7bit").strip() or "7bit"
     basic = (
@@ -307,8 +339,6 @@ def _language(text: str | None) -> str:
     tags = [t.strip() for t in re.split(r"[,\s]+", text) if t.strip()]
     if not tags:
         return "NIL"
-    if len(tags) == 1:
-        return imap_quote(tags[0])
     return "(" + " ".join(imap_quote(t) for t in tags) + ")"
 
 
