@@ -6,6 +6,13 @@ chains shard with the account and concurrent writers only queue per account.
 Not in charge of: deciding what is allowed (``policy``) or showing the history (``webmail``).
 """
 
-from espace_sante.audit.log import SYSTEM_ACCOUNT, AuditProblem, append, verify
+from espace_sante.audit.log import (
+    SYSTEM_ACCOUNT,
+    AuditEvent,
+    AuditProblem,
+    append,
+    append_many,
+    verify,
+)
 
-__all__ = ["SYSTEM_ACCOUNT", "AuditProblem", "append", "verify"]
+__all__ = ["SYSTEM_ACCOUNT", "AuditEvent", "AuditProblem", "append", "append_many", "verify"]

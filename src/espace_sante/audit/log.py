@@ -46,6 +46,16 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@dataclass(frozen=True)
+class AuditEvent:
+    """One thing to record, before it is chained."""
+
+    actor: str
+    action: str
+    detail: dict[str, Any]
+    at: datetime
+
+
 async def append(
     session: AsyncSession,
     *,
@@ -56,36 +66,58 @@ async def append(
     at: datetime | None = None,
 ) -> AuditEntry:
     """Append one entry to ``account_id``'s chain inside the caller's transaction."""
-    at = at or datetime.now(UTC)
+    event = AuditEvent(actor, action, detail or {}, at or datetime.now(UTC))
+    (entry,) = await append_many(session, account_id, [event])
+    return entry
+
+
+async def append_many(
+    session: AsyncSession, account_id: int, events: list[AuditEvent]
+) -> list[AuditEntry]:
+    """Append ``events`` in order to ``account_id``'s chain inside the caller's transaction, with
+    one read and one update of the chain head (a delivery records several events at once)."""
+    if not events:
+        return []
+    head = await _locked_head(session, account_id)
+    entries = []
+    for event in events:
+        seq = head.last_seq + 1
+        body = _canonical(event.detail)
+        digest = _entry_hash(
+            head.last_hash, account_id, seq, event.at, event.actor, event.action, body
+        )
+        entries.append(
+            AuditEntry(
+                account_id=account_id,
+                seq=seq,
+                at=event.at,
+                actor=event.actor,
+                action=event.action,
+                detail=body,
+                prev_hash=head.last_hash,
+                hash=digest,
+            )
+        )
+        head.last_seq = seq
+        head.last_hash = digest
+    session.add_all(entries)
+    await session.flush()
+    return entries
+
+
+async def _locked_head(session: AsyncSession, account_id: int) -> AuditHead:
+    """The chain head, locked for the transaction (created at the genesis if missing)."""
+    query = select(AuditHead).where(AuditHead.account_id == account_id).with_for_update()
+    head = (await session.execute(query)).scalar_one_or_none()
+    if head is not None:
+        return head
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     await session.execute(
         insert(AuditHead)
         .values(account_id=account_id, last_seq=0, last_hash=GENESIS)
         .on_conflict_do_nothing(index_elements=["account_id"])
     )
-    head = (
-        await session.execute(
-            select(AuditHead).where(AuditHead.account_id == account_id).with_for_update()
-        )
-    ).scalar_one()
-    seq = head.last_seq + 1
-    body = _canonical(detail or {})
-    digest = _entry_hash(head.last_hash, account_id, seq, at, actor, action, body)
-    entry = AuditEntry(
-        account_id=account_id,
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        detail=body,
-        prev_hash=head.last_hash,
-        hash=digest,
-    )
-    session.add(entry)
-    head.last_seq = seq
-    head.last_hash = digest
-    await session.flush()
-    return entry
+    return (await session.execute(query)).scalar_one()
 
 
 async def verify(session: AsyncSession, account_id: int | None = None) -> list[AuditProblem]:

@@ -31,7 +31,7 @@ from espace_sante.mta.attachments import Attachment, find_attachments
 from espace_sante.policy import conversation as conv_rules
 from espace_sante.policy import headers as mss_headers
 from espace_sante.records import xdm
-from espace_sante.records.deposit import NewDocument, deposit_document
+from espace_sante.records.deposit import NewDocument, deposit_documents
 from espace_sante.storage.blobs import StoredBlob
 from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
@@ -277,7 +277,10 @@ class Delivering:
                     if already is not None:
                         outcome.duplicates.append(rec.patient.address)
                         continue  # its blobs are discarded after the commit
-                await self._add_blob_row(session, account_id, rec.message_blob, received_at)
+                session.add_all(
+                    self._blob_row(account_id, blob, received_at)
+                    for blob in [rec.message_blob, *(d.blob for d in rec.documents)]
+                )
                 stored = await append_message(
                     session,
                     account_id=account_id,
@@ -311,39 +314,39 @@ class Delivering:
                     reply_to=p.reply_to,
                     at=received_at,
                 )
-                await audit.append(
+                events = [
+                    audit.AuditEvent(
+                        actor=p.sender,
+                        action="message.received",
+                        detail={
+                            "uid": stored.uid,
+                            "size": len(p.raw),
+                            "documents": len(rec.documents),
+                            "conversation": state.value,
+                        },
+                        at=received_at,
+                    )
+                ]
+                await deposit_documents(
                     session,
                     account_id=account_id,
-                    actor=p.sender,
-                    action="message.received",
-                    detail={
-                        "uid": stored.uid,
-                        "size": len(p.raw),
-                        "documents": len(rec.documents),
-                        "conversation": state.value,
-                    },
+                    documents=[doc.document for doc in rec.documents],
+                    deposited_by=p.sender,
+                    message_row_id=stored.row_id,
                     at=received_at,
+                    audit_events=events,
                 )
-                for doc in rec.documents:
-                    await self._add_blob_row(session, account_id, doc.blob, received_at)
-                    await deposit_document(
-                        session,
-                        account_id=account_id,
-                        document=doc.document,
-                        deposited_by=p.sender,
-                        message_row_id=stored.row_id,
-                        at=received_at,
-                    )
                 if rec.problems:
                     session.add(self._notice_row(p, rec, received_at))
-                    await audit.append(
-                        session,
-                        account_id=account_id,
-                        actor="gateway",
-                        action="document.rejected",
-                        detail={"codes": [pr.code for pr in rec.problems]},
-                        at=received_at,
+                    events.append(
+                        audit.AuditEvent(
+                            actor="gateway",
+                            action="document.rejected",
+                            detail={"codes": [pr.code for pr in rec.problems]},
+                            at=received_at,
+                        )
                     )
+                await audit.append_many(session, account_id, events)
                 outcome.delivered.append(rec.patient.address)
                 outcome.documents += len(rec.documents)
                 outcome.problems += len(rec.problems)
@@ -353,13 +356,10 @@ class Delivering:
             await asyncio.to_thread(self._discard_recipient_blobs, rec)
         return outcome
 
-    async def _add_blob_row(
-        self, session: AsyncSession, account_id: int, blob: StoredBlob, at: datetime
-    ) -> None:
-        session.add(
-            Blob(
-                id=blob.id, account_id=account_id, size=blob.size, sha256=blob.sha256, created_at=at
-            )
+    @staticmethod
+    def _blob_row(account_id: int, blob: StoredBlob, at: datetime) -> Blob:
+        return Blob(
+            id=blob.id, account_id=account_id, size=blob.size, sha256=blob.sha256, created_at=at
         )
 
     def _notice_row(

@@ -48,8 +48,64 @@ async def deposit_document(
 ) -> Document:
     """Record one document in the patient's record, with its audit entry, in the caller's
     transaction."""
+    events: list[audit.AuditEvent] = []
+    (row,) = await deposit_documents(
+        session,
+        account_id=account_id,
+        documents=[document],
+        deposited_by=deposited_by,
+        message_row_id=message_row_id,
+        at=at,
+        audit_events=events,
+    )
+    await audit.append_many(session, account_id, events)
+    return row
+
+
+async def deposit_documents(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    documents: list[NewDocument],
+    deposited_by: str,
+    audit_events: list[audit.AuditEvent],
+    message_row_id: int | None = None,
+    at: datetime | None = None,
+) -> list[Document]:
+    """Record several documents in one write; their audit events are added to ``audit_events``
+    for the caller to chain together with its own."""
     at = at or datetime.now(UTC)
-    row = Document(
+    rows = [_document_row(account_id, d, deposited_by, message_row_id, at) for d in documents]
+    if not rows:
+        return rows
+    session.add_all(rows)
+    await session.flush()
+    for row, document in zip(rows, documents, strict=True):
+        audit_events.append(
+            audit.AuditEvent(
+                actor=deposited_by,
+                action="document.deposited",
+                detail={
+                    "document": row.id,
+                    "source": document.source,
+                    "class_code": document.class_code,
+                    "type_code": document.type_code,
+                    "hidden_from_patient": document.hidden_from_patient,
+                },
+                at=at,
+            )
+        )
+    return rows
+
+
+def _document_row(
+    account_id: int,
+    document: NewDocument,
+    deposited_by: str,
+    message_row_id: int | None,
+    at: datetime,
+) -> Document:
+    return Document(
         account_id=account_id,
         blob_id=document.blob_id,
         source=document.source,
@@ -74,20 +130,3 @@ async def deposit_document(
         deposited_by=deposited_by,
         deposited_at=at,
     )
-    session.add(row)
-    await session.flush()
-    await audit.append(
-        session,
-        account_id=account_id,
-        actor=deposited_by,
-        action="document.deposited",
-        detail={
-            "document": row.id,
-            "source": document.source,
-            "class_code": document.class_code,
-            "type_code": document.type_code,
-            "hidden_from_patient": document.hidden_from_patient,
-        },
-        at=at,
-    )
-    return row

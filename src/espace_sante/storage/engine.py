@@ -1,14 +1,23 @@
 """The async database engine and transactions.
 
-SQLite runs in WAL mode with ``synchronous=FULL`` (a commit is fsync'd before it returns) and every
-transaction begins IMMEDIATE, so concurrent writers queue on the lock instead of failing with a
-stale snapshot. PostgreSQL commits are durable by default (``synchronous_commit = on``).
+SQLite runs in WAL mode with ``synchronous=FULL`` (a commit is fsync'd before it returns). Reads
+begin DEFERRED and never wait. Write transactions (:func:`transaction`) begin IMMEDIATE, so they
+cannot fail later on a stale snapshot, and first pass a *write gate*: an asyncio lock within the
+process and an ``flock`` on a file beside the database across worker processes. Without the gate,
+concurrent writers wait in SQLite's busy handler, which polls with sleeps of up to 100 ms and
+left the lock idle most of the time (measured: 24 deliveries/s with 16 sessions; see bench/).
+PostgreSQL commits are durable by default (``synchronous_commit = on``) and need no gate.
 """
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -18,7 +27,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool
 
 from espace_sante.config import Settings
 
@@ -27,12 +35,7 @@ def create_engine(settings: Settings | str, **kwargs: Any) -> AsyncEngine:
     """Create the engine for the configured database URL (or the URL given)."""
     url = settings if isinstance(settings, str) else settings.effective_database_url
     if url.startswith("sqlite"):
-        engine = create_async_engine(
-            url,
-            connect_args={"timeout": 60},
-            poolclass=NullPool if ":memory:" not in url else None,
-            **kwargs,
-        )
+        engine = create_async_engine(url, connect_args={"timeout": 60}, **kwargs)
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
@@ -52,7 +55,53 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        write = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+_WRITE_OPTION = "espace_write"
+
+
+class _WriteGate:
+    """One writer at a time on a SQLite database, woken as soon as the previous one commits."""
+
+    def __init__(self, database: Path) -> None:
+        self.lock_path = database.with_name(database.name + "-writer.lock")
+        self._fd: int | None = None
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.setdefault(loop, asyncio.Lock())
+        async with lock:
+            if self._fd is None:
+                self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = self._fd
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another worker process writes: wait in a thread
+                await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+_gates: dict[str, _WriteGate] = {}
+
+
+def _write_gate(engine: AsyncEngine) -> _WriteGate | None:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    path = str(Path(database).resolve())
+    gate = _gates.get(path)
+    if gate is None:
+        gate = _gates[path] = _WriteGate(Path(path))
+    return gate
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -62,9 +111,25 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @asynccontextmanager
 async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commits on success (durably), rolls back on any exception."""
-    async with factory() as session, session.begin():
-        yield session
+    """One unit of *writing* work: commits on success (durably), rolls back on any exception.
+
+    Sessions opened directly from the factory are for reading (on SQLite they begin DEFERRED).
+    """
+    bind = factory.kw.get("bind")
+    gate = _write_gate(bind) if isinstance(bind, AsyncEngine) else None
+    async with factory() as session:
+        if gate is None:
+            async with session.begin():
+                yield session
+            return
+        async with gate.held():
+            await session.connection(execution_options={_WRITE_OPTION: True})
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
