@@ -6,6 +6,12 @@ all rows in ONE transaction — the message in each patient's INBOX, the convers
 documents, the error notices and the audit entries — and returns once the database has made it
 durable. Only then does the SMTP server answer 250. If the transaction fails, the blobs written in
 the first phase are removed and nothing references them.
+
+Group commit: deliveries that become ready while a transaction is being written wait and then go
+together in the next one (at most :data:`MAX_GROUP`), so that one commit — one fsync, one pass
+through the SQLite write gate — serves several SMTP sessions. Each still gets its own outcome;
+if a group's transaction fails, its deliveries are retried one per transaction, so a message that
+cannot be stored never makes the others fail.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ from espace_sante.storage.runtime import Storage
 from espace_sante.storage.schema import Blob, Delivery, OutboundMessage
 
 log = logging.getLogger(__name__)
+
+#: Most deliveries written in one transaction.
+MAX_GROUP = 32
 
 
 @dataclass
@@ -90,6 +99,10 @@ class Delivering:
     def __init__(self, storage: Storage, xdm_limits: xdm.XdmLimits | None = None) -> None:
         self.storage = storage
         self.xdm_limits = xdm_limits or xdm.XdmLimits()
+        self._waiting: list[
+            tuple[PreparedMessage, datetime, asyncio.Future[DeliveryOutcome]]
+        ] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def deliver(
         self,
@@ -260,100 +273,145 @@ class Delivering:
             )
 
     async def commit(self, p: PreparedMessage, received_at: datetime) -> DeliveryOutcome:
-        outcome = DeliveryOutcome()
-        async with transaction(self.storage.sessions) as session:
-            for rec in p.recipients:
-                account_id = rec.patient.account_id
-                if p.message_id:
-                    already = (
-                        await session.execute(
-                            select(Delivery.id).where(
-                                Delivery.account_id == account_id,
-                                Delivery.sender == p.sender,
-                                Delivery.message_id_header == p.message_id[:998],
-                            )
-                        )
-                    ).scalar()
-                    if already is not None:
-                        outcome.duplicates.append(rec.patient.address)
-                        continue  # its blobs are discarded after the commit
-                session.add_all(
-                    self._blob_row(account_id, blob, received_at)
-                    for blob in [rec.message_blob, *(d.blob for d in rec.documents)]
-                )
-                stored = await append_message(
-                    session,
-                    account_id=account_id,
-                    folder_name="INBOX",
-                    blob_id=rec.message_blob.id,
-                    size=len(p.raw),
-                    meta_json=p.meta_json,
-                    internal_date=received_at,
-                    message_id_header=p.message_id[:998] if p.message_id else None,
-                    sender=p.sender,
-                    subject=p.subject,
-                    sent_date=p.sent_date,
-                    mss_ins=p.mss_ins,
-                    mss_codecda=p.mss_codecda,
-                )
-                if p.message_id:
-                    session.add(
-                        Delivery(
-                            account_id=account_id,
-                            sender=p.sender,
-                            message_id_header=p.message_id[:998],
-                            message_row_id=stored.row_id,
-                            received_at=received_at,
-                        )
-                    )
-                state = await record_professional_message(
-                    session,
-                    account_id=account_id,
-                    professional_address=p.sender,
-                    closing=p.closing,
-                    reply_to=p.reply_to,
-                    at=received_at,
-                )
-                events = [
-                    audit.AuditEvent(
-                        actor=p.sender,
-                        action="message.received",
-                        detail={
-                            "uid": stored.uid,
-                            "size": len(p.raw),
-                            "documents": len(rec.documents),
-                            "conversation": state.value,
-                        },
-                        at=received_at,
-                    )
-                ]
-                await deposit_documents(
-                    session,
-                    account_id=account_id,
-                    documents=[doc.document for doc in rec.documents],
-                    deposited_by=p.sender,
-                    message_row_id=stored.row_id,
-                    at=received_at,
-                    audit_events=events,
-                )
-                if rec.problems:
-                    session.add(self._notice_row(p, rec, received_at))
-                    events.append(
-                        audit.AuditEvent(
-                            actor="gateway",
-                            action="document.rejected",
-                            detail={"codes": [pr.code for pr in rec.problems]},
-                            at=received_at,
-                        )
-                    )
-                await audit.append_many(session, account_id, events)
-                outcome.delivered.append(rec.patient.address)
-                outcome.documents += len(rec.documents)
-                outcome.problems += len(rec.problems)
+        """Write the prepared message durably (with whatever other deliveries are ready)."""
+        future: asyncio.Future[DeliveryOutcome] = asyncio.get_running_loop().create_future()
+        self._waiting.append((p, received_at, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_groups())
+        outcome = await future
         # Blobs of recipients that turned out to be duplicates are not referenced: remove them.
         for address in outcome.duplicates:
             rec = next(r for r in p.recipients if r.patient.address == address)
             await asyncio.to_thread(self._discard_recipient_blobs, rec)
+        return outcome
+
+    async def _write_groups(self) -> None:
+        while self._waiting:
+            group = self._waiting[:MAX_GROUP]
+            del self._waiting[:MAX_GROUP]
+            try:
+                async with transaction(self.storage.sessions) as session:
+                    outcomes = [await self._write(session, p, at) for p, at, _ in group]
+            except Exception as exc:
+                if len(group) == 1:
+                    _, _, future = group[0]
+                    if not future.done():
+                        future.set_exception(exc)
+                    continue
+                log.warning("a group of %d deliveries failed; retrying one by one", len(group))
+                for item in group:
+                    await self._write_alone(*item)
+                continue
+            for (_, _, future), outcome in zip(group, outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+
+    async def _write_alone(
+        self, p: PreparedMessage, at: datetime, future: asyncio.Future[DeliveryOutcome]
+    ) -> None:
+        try:
+            async with transaction(self.storage.sessions) as session:
+                outcome = await self._write(session, p, at)
+        except Exception as exc:
+            if not future.done():
+                future.set_exception(exc)
+            return
+        if not future.done():
+            future.set_result(outcome)
+
+    async def _write(
+        self, session: AsyncSession, p: PreparedMessage, received_at: datetime
+    ) -> DeliveryOutcome:
+        """The rows of one delivery, in the caller's transaction."""
+        outcome = DeliveryOutcome()
+        for rec in p.recipients:
+            account_id = rec.patient.account_id
+            if p.message_id:
+                already = (
+                    await session.execute(
+                        select(Delivery.id).where(
+                            Delivery.account_id == account_id,
+                            Delivery.sender == p.sender,
+                            Delivery.message_id_header == p.message_id[:998],
+                        )
+                    )
+                ).scalar()
+                if already is not None:
+                    outcome.duplicates.append(rec.patient.address)
+                    continue  # its blobs are discarded after the commit
+            session.add_all(
+                self._blob_row(account_id, blob, received_at)
+                for blob in [rec.message_blob, *(d.blob for d in rec.documents)]
+            )
+            stored = await append_message(
+                session,
+                account_id=account_id,
+                folder_name="INBOX",
+                blob_id=rec.message_blob.id,
+                size=len(p.raw),
+                meta_json=p.meta_json,
+                internal_date=received_at,
+                message_id_header=p.message_id[:998] if p.message_id else None,
+                sender=p.sender,
+                subject=p.subject,
+                sent_date=p.sent_date,
+                mss_ins=p.mss_ins,
+                mss_codecda=p.mss_codecda,
+            )
+            if p.message_id:
+                session.add(
+                    Delivery(
+                        account_id=account_id,
+                        sender=p.sender,
+                        message_id_header=p.message_id[:998],
+                        message_row_id=stored.row_id,
+                        received_at=received_at,
+                    )
+                )
+            state = await record_professional_message(
+                session,
+                account_id=account_id,
+                professional_address=p.sender,
+                closing=p.closing,
+                reply_to=p.reply_to,
+                at=received_at,
+            )
+            events = [
+                audit.AuditEvent(
+                    actor=p.sender,
+                    action="message.received",
+                    detail={
+                        "uid": stored.uid,
+                        "size": len(p.raw),
+                        "documents": len(rec.documents),
+                        "conversation": state.value,
+                    },
+                    at=received_at,
+                )
+            ]
+            await deposit_documents(
+                session,
+                account_id=account_id,
+                documents=[doc.document for doc in rec.documents],
+                deposited_by=p.sender,
+                message_row_id=stored.row_id,
+                at=received_at,
+                audit_events=events,
+            )
+            if rec.problems:
+                session.add(self._notice_row(p, rec, received_at))
+                events.append(
+                    audit.AuditEvent(
+                        actor="gateway",
+                        action="document.rejected",
+                        detail={"codes": [pr.code for pr in rec.problems]},
+                        at=received_at,
+                    )
+                )
+            await audit.append_many(session, account_id, events)
+            outcome.delivered.append(rec.patient.address)
+            outcome.documents += len(rec.documents)
+            outcome.problems += len(rec.problems)
         return outcome
 
     @staticmethod
@@ -462,3 +520,4 @@ def _entry_metadata(entry: xdm.DocumentEntry, doc: xdm.XdmDocument) -> dict[str,
         "size_ok": doc.size_ok,
         "path": doc.path,
     }
+
