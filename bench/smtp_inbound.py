@@ -38,11 +38,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(HERE)]
 
-from fixtures.mssante import clinician_message  # noqa: E402
-from smtp_load import LoadResult, Target, run_load  # noqa: E402
-
 from espace_sante.cli.demo import DEMO_PATIENTS, DEMO_PROFESSIONALS  # noqa: E402
 from espace_sante.policy.addresses import patient_address  # noqa: E402
+from fixtures.mssante import clinician_message  # noqa: E402
+from smtp_load import LoadResult, Target, run_load  # noqa: E402
 
 PATIENT_DOMAIN = "patient.mssante.fr"
 SENDER = DEMO_PROFESSIONALS[0][0]
@@ -124,8 +123,14 @@ class Sink(Server):
         root.mkdir(parents=True)
         self.port = free_port()
         self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "sink.py"), str(self.port), str(pki / "server.crt"),
-             str(pki / "server.key"), str(root)],
+            [
+                sys.executable,
+                str(HERE / "sink.py"),
+                str(self.port),
+                str(pki / "server.crt"),
+                str(pki / "server.key"),
+                str(root),
+            ],
             stdout=subprocess.PIPE,
         )
         assert self.process.stdout is not None
@@ -211,9 +216,7 @@ default_transport = error:benchmark instance delivers locally only
             raise RuntimeError(f"postfix {command}: {done.stderr}{log[-2000:]}")
 
     def delivered(self) -> int:
-        return sum(
-            len(os.listdir(new)) for new in self.maildirs.glob("*/new") if new.is_dir()
-        )
+        return sum(len(os.listdir(new)) for new in self.maildirs.glob("*/new") if new.is_dir())
 
     def stop(self) -> None:
         subprocess.run([POSTFIX, "-c", str(self.root), "stop"], capture_output=True)
@@ -334,8 +337,13 @@ def main(argv: list[str] | None = None) -> int:
             for label, jobs in scenarios:
                 figures: dict[str, object] = {}
                 for server in servers:
-                    target = Target("127.0.0.1", server.port, pki / "ca.crt",
-                                    pki / "client.crt", pki / "client.key")
+                    target = Target(
+                        "127.0.0.1",
+                        server.port,
+                        pki / "ca.crt",
+                        pki / "client.crt",
+                        pki / "client.key",
+                    )
                     figures[server.name] = measure(server, target, jobs, args.sessions)
                     _print_row(label, server.name, figures[server.name])
                 if "Postfix" in figures:
@@ -352,8 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(f"figures written to {out}")
-    errors = sum(int(f["errors"]) for s in report["scenarios"].values()  # type: ignore[attr-defined]
-                 for f in s.values() if isinstance(f, dict))
+    errors = sum(
+        int(f["errors"])
+        for s in report["scenarios"].values()  # type: ignore[attr-defined]
+        for f in s.values()
+        if isinstance(f, dict)
+    )
     return 1 if errors else 0
 
 

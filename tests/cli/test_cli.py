@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from fixtures.mssante import valid_nir
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ CORPUS: dict[str, bytes] = {
     "no_content_type_no_final_newline": b"From: a@b.fr\r\nSubject: x\r\n\r\nline one\r\nline two",
     "encoded_words_and_groups": (
         b"From: =?utf-8?q?J=C3=A9r=C3=B4me?= <jerome@x.fr>\r\n"
-        b"To: Equipe: a@x.fr, \"B, Bob\" <b@x.fr>;, c@y.fr\r\n"
+        b'To: Equipe: a@x.fr, "B, Bob" <b@x.fr>;, c@y.fr\r\n'
         b"Cc: undisclosed-recipients:;\r\n"
         b"Subject: =?utf-8?b?Q29tcHRlIHJlbmR1IMOp?=\r\nIn-Reply-To: <z@y>\r\n\r\nbody\r\n"
     ),
@@ -24,8 +24,8 @@ CORPUS: dict[str, bytes] = {
         b"--inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nTexte\r\n"
         b"--inner\r\nContent-Type: text/html; charset=utf-8\r\nContent-Language: fr\r\n\r\n<p>Texte</p>\r\n"
         b"--inner--\r\n"
-        b"--outer\r\nContent-Type: application/pdf; name=\"cr.pdf\"\r\n"
-        b"Content-Disposition: attachment; filename=\"cr.pdf\"\r\nContent-Transfer-Encoding: base64\r\n"
+        b'--outer\r\nContent-Type: application/pdf; name="cr.pdf"\r\n'
+        b'Content-Disposition: attachment; filename="cr.pdf"\r\nContent-Transfer-Encoding: base64\r\n'
         b"Content-ID: <part2@x>\r\nContent-Description: Compte rendu\r\nContent-Location: cr.pdf\r\n\r\n"
         b"JVBERi0xLjQK\r\n"
         b"--outer\r\nContent-Type: message/rfc822\r\n\r\n"
@@ -41,7 +41,7 @@ CORPUS: dict[str, bytes] = {
     "rfc2231_and_folded": (
         b"From: a@b.fr\r\nSubject: a very long subject\r\n that is folded\r\n"
         b"Content-Type: application/octet-stream;\r\n name*=utf-8''compte%20rendu.pdf\r\n"
-        b"Content-Disposition: attachment;\r\n filename*0=\"compte\"; filename*1=\" rendu.pdf\"\r\n\r\nabc\r\n"
+        b'Content-Disposition: attachment;\r\n filename*0="compte"; filename*1=" rendu.pdf"\r\n\r\nabc\r\n'
     ),
     "text_params_without_charset": (
         b"From: a@b.fr\r\nContent-Type: text/plain; format=flowed; delsp=yes\r\n"
@@ -49,8 +49,10 @@ CORPUS: dict[str, bytes] = {
     ),
     "rfc2231_extended_continuations": (
         b"From: a@b.fr\r\nContent-Type: application/pdf;\r\n name*0*=utf-8''r%C3%A9sum; name*1*=%C3%A9.pdf\r\n"
-        b"Content-Disposition: attachment; filename*1=\"b.pdf\"; filename*0=\"a\"\r\n\r\nabc\r\n"
+        b'Content-Disposition: attachment; filename*1="b.pdf"; filename*0="a"\r\n\r\nabc\r\n'
     ),
     "clinician": clinician_message(patient_ins="280017512345610"),
-    "clinician_closing": clinician_message(patient_ins="280017512345610", closing=True, with_xdm=False),
+    "clinician_closing": clinician_message(
+        patient_ins="280017512345610", closing=True, with_xdm=False
+    ),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -45,8 +46,8 @@ class Dovecot:
         conf.write_text(
             f"""
 base_dir = {self.base}
-state_dir = {self.root / 'state'}
-log_path = {self.root / 'dovecot.log'}
+state_dir = {self.root / "state"}
+log_path = {self.root / "dovecot.log"}
 listen = 127.0.0.1
 protocols = imap
 ssl = no
@@ -101,10 +102,8 @@ service anvil {{
     def stop(self) -> None:
         pid_file = self.base / "master.pid"
         if pid_file.exists():
-            try:
+            with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pid_file.read_text().strip()), 15)
-            except (ProcessLookupError, ValueError):
-                pass
         shutil.rmtree(self.root, ignore_errors=True)
 
 

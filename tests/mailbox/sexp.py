@@ -16,7 +16,7 @@ def parse(data: bytes) -> list[Value]:
     """Every value of ``data`` (a parenthesised list, or several values separated by spaces)."""
     values, end = _parse_list(data, 0, closing=False)
     if end != len(data):
-        raise ValueError(f"trailing data at {end}: {data[end:end + 20]!r}")
+        raise ValueError(f"trailing data at {end}: {data[end : end + 20]!r}")
     return values
 
 

@@ -21,7 +21,10 @@ def test_plain_message() -> None:
         '((NIL NIL "280017512345610" "patient.mssante.fr")) NIL NIL NIL "<a@b>")'
     )
     assert m.body == '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 14 2)'
-    assert m.bodystructure == '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 14 2 NIL NIL NIL NIL)'
+    assert (
+        m.bodystructure
+        == '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 14 2 NIL NIL NIL NIL)'
+    )
     assert m.subject == "Bonjour" and m.message_id == "<a@b>"
     assert m.date is not None and m.date.utcoffset() is not None
     assert CORPUS["plain"][m.header_size :] == b"Hello\r\nworld\r\n"
@@ -40,14 +43,19 @@ def test_rfc2231_continuations_are_joined_in_index_order() -> None:
 
 def test_text_without_charset_gets_the_default_appended() -> None:
     m = compute_meta(CORPUS["text_params_without_charset"])
-    assert m.body.startswith('("text" "plain" ("format" "flowed" "delsp" "yes" "charset" "us-ascii")')
+    assert m.body.startswith(
+        '("text" "plain" ("format" "flowed" "delsp" "yes" "charset" "us-ascii")'
+    )
     assert '("fr" "en")' in m.bodystructure
 
 
 def test_encoded_words_stay_encoded_in_envelope_and_groups_are_kept() -> None:
     m = compute_meta(CORPUS["encoded_words_and_groups"])
     assert '"=?utf-8?q?J=C3=A9r=C3=B4me?=" NIL "jerome" "x.fr"' in m.envelope
-    assert '(NIL NIL "Equipe" NIL)(NIL NIL "a" "x.fr")("B, Bob" NIL "b" "x.fr")(NIL NIL NIL NIL)' in m.envelope
+    assert (
+        '(NIL NIL "Equipe" NIL)(NIL NIL "a" "x.fr")("B, Bob" NIL "b" "x.fr")(NIL NIL NIL NIL)'
+        in m.envelope
+    )
     assert '((NIL NIL "undisclosed-recipients" NIL)(NIL NIL NIL NIL))' in m.envelope
     assert m.subject == "Compte rendu é"  # decoded for SORT and SEARCH
     assert m.envelope.endswith('"<z@y>" NIL)')
@@ -56,13 +64,27 @@ def test_encoded_words_stay_encoded_in_envelope_and_groups_are_kept() -> None:
 def test_nested_structure_sections_and_offsets() -> None:
     raw = CORPUS["nested"]
     m = compute_meta(raw)
-    assert m.bodystructure.startswith('((("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 5 0 NIL NIL NIL NIL)')
+    assert m.bodystructure.startswith(
+        '((("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 5 0 NIL NIL NIL NIL)'
+    )
     assert '"alternative" ("boundary" "inner") NIL NIL NIL)' in m.bodystructure
-    assert '("application" "pdf" ("name" "cr.pdf") "<part2@x>" "Compte rendu" "base64" 12 NIL ("attachment" ("filename" "cr.pdf")) NIL "cr.pdf")' in m.bodystructure
-    assert '"text" "html" ("charset" "utf-8") NIL NIL "7bit" 12 0 NIL NIL ("fr") NIL)' in m.bodystructure
+    assert (
+        '("application" "pdf" ("name" "cr.pdf") "<part2@x>" "Compte rendu" "base64" 12 NIL '
+        '("attachment" ("filename" "cr.pdf")) NIL "cr.pdf")' in m.bodystructure
+    )
+    assert (
+        '"text" "html" ("charset" "utf-8") NIL NIL "7bit" 12 0 NIL NIL ("fr") NIL)'
+        in m.bodystructure
+    )
     # the CRLF before the closing delimiter belongs to the delimiter (RFC 2046 §5.1.1)
-    assert '("message" "rfc822" NIL NIL NIL "7bit" 50 (NIL "inner message" ((NIL NIL "c" "d.fr"))' in m.bodystructure
-    assert '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 10 0 NIL NIL NIL NIL) 3 NIL NIL NIL NIL)' in m.bodystructure
+    assert (
+        '("message" "rfc822" NIL NIL NIL "7bit" 50 (NIL "inner message" ((NIL NIL "c" "d.fr"))'
+        in m.bodystructure
+    )
+    assert (
+        '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 10 0 NIL NIL NIL NIL) '
+        "3 NIL NIL NIL NIL)" in m.bodystructure
+    )
     assert m.bodystructure.endswith(' "mixed" ("boundary" "outer") NIL NIL NIL)')
     offsets = m.part_offsets
     start, body, end = offsets["1.1"]
@@ -78,7 +100,9 @@ def test_broken_structures_degrade_without_raising() -> None:
     m = compute_meta(CORPUS["unterminated_multipart"])
     assert m.bodystructure.count('"text" "plain"') == 2
     assert compute_meta(CORPUS["multipart_without_boundary"]).body.startswith('("text" "plain"')
-    assert compute_meta(CORPUS["garbage_content_type"]).body.startswith('("text" "plain" ("charset" "us-ascii")')
+    assert compute_meta(CORPUS["garbage_content_type"]).body.startswith(
+        '("text" "plain" ("charset" "us-ascii")'
+    )
 
 
 def test_clinician_message_structure() -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import imaplib
 import os
-import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -31,7 +29,9 @@ STRUCTURED = [n for n in NAMES if n not in DELIBERATE]
 
 
 @pytest.fixture(scope="module")
-def dovecot_answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, bytes]]]:
+def dovecot_answers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, dict[str, bytes]]]:
     if not available():
         message = "Debian's dovecot-imapd is not installed (make test installs it)"
         if os.environ.get("CI"):

@@ -28,7 +28,8 @@ def test_generated_matricules_are_accepted(prefix: str) -> None:
     matricule = prefix + key(prefix)
     assert check_matricule(matricule) is v.ACCEPT
     assert classify_recipient(f"{matricule}@patient.mssante.fr", "patient.mssante.fr") == (
-        v.ACCEPT, matricule
+        v.ACCEPT,
+        matricule,
     )
 
 

@@ -79,9 +79,13 @@ def test_normalise_matricule() -> None:
 @pytest.mark.parametrize(
     ("accept_test", "oid", "accepted"),
     [
-        (False, INS_NIR_OID, True), (False, INS_NIA_OID, True),
-        (False, TEST_NIR_OID, False), (False, DEMO_NIR_OID, False),
-        (True, TEST_NIR_OID, True), (True, DEMO_NIR_OID, True), (True, "1.2.3", False),
+        (False, INS_NIR_OID, True),
+        (False, INS_NIA_OID, True),
+        (False, TEST_NIR_OID, False),
+        (False, DEMO_NIR_OID, False),
+        (True, TEST_NIR_OID, True),
+        (True, DEMO_NIR_OID, True),
+        (True, "1.2.3", False),
     ],
 )
 def test_accepted_oids(accept_test: bool, oid: str, accepted: bool) -> None:
@@ -95,10 +99,20 @@ def test_accepted_oids(accept_test: bool, oid: str, accepted: bool) -> None:
         ("Dr.Dupont@MEDECIN.MSSANTE.FR", ("Dr.Dupont", "medecin.mssante.fr")),
         ("jérôme@ch-demo.mssante.fr", ("jérôme", "ch-demo.mssante.fr")),
         ("a+tag@x.fr", ("a+tag", "x.fr")),
-        ("no-at-sign", None), ("@x.fr", None), ("a@", None), ("a b@x.fr", None),
-        ("a@x", None), ("a@-x.fr", None), ("a@x..fr", None), (".a@x.fr", None),
-        ("a..b@x.fr", None), ("a@[127.0.0.1]", None), ("a\r\n@x.fr", None),
-        ("x" * 65 + "@x.fr", None), ("a@" + "x" * 250 + ".fr", None), ("<a@x.fr>", None),
+        ("no-at-sign", None),
+        ("@x.fr", None),
+        ("a@", None),
+        ("a b@x.fr", None),
+        ("a@x", None),
+        ("a@-x.fr", None),
+        ("a@x..fr", None),
+        (".a@x.fr", None),
+        ("a..b@x.fr", None),
+        ("a@[127.0.0.1]", None),
+        ("a\r\n@x.fr", None),
+        ("x" * 65 + "@x.fr", None),
+        ("a@" + "x" * 250 + ".fr", None),
+        ("<a@x.fr>", None),
     ],
 )
 def test_parse_mailbox(address: str, parsed: tuple[str, str] | None) -> None:
@@ -125,7 +139,9 @@ def test_classify_recipient(address: str, expected: v.Verdict, matricule: str | 
 
 
 def test_patient_address() -> None:
-    assert patient_address(VALID[2].lower(), "Patient.MSSante.fr") == f"{VALID[2]}@patient.mssante.fr"
+    assert (
+        patient_address(VALID[2].lower(), "Patient.MSSante.fr") == f"{VALID[2]}@patient.mssante.fr"
+    )
 
 
 @pytest.mark.parametrize(
@@ -139,7 +155,9 @@ def test_patient_address() -> None:
         (False, False, True, v.SENDER_NOT_PROFESSIONAL),
     ],
 )
-def test_check_sender(allowed: bool, in_directory: bool, patient: bool, expected: v.Verdict) -> None:
+def test_check_sender(
+    allowed: bool, in_directory: bool, patient: bool, expected: v.Verdict
+) -> None:
     assert check_sender(SenderFacts("x@y.fr", allowed, in_directory, patient)) == expected
 
 
@@ -169,10 +187,17 @@ def test_check_size(size: int, expected: v.Verdict) -> None:
 @pytest.mark.parametrize(
     ("subject", "header", "closing"),
     [
-        ("[FIN] Suivi", None, True), ("Re: suivi [fin]", None, True), ("[ FIN ] x", None, True),
-        ("Suivi", "FIN", True), ("Suivi", " fin ", True), (None, "FIN", True),
-        ("FIN du traitement", None, False), ("[FINAL] x", None, False), ("Suivi", "OUVERT", False),
-        (None, None, False), ("", "", False),
+        ("[FIN] Suivi", None, True),
+        ("Re: suivi [fin]", None, True),
+        ("[ FIN ] x", None, True),
+        ("Suivi", "FIN", True),
+        ("Suivi", " fin ", True),
+        (None, "FIN", True),
+        ("FIN du traitement", None, False),
+        ("[FINAL] x", None, False),
+        ("Suivi", "OUVERT", False),
+        (None, None, False),
+        ("", "", False),
     ],
 )
 def test_is_closing_message(subject: str | None, header: str | None, closing: bool) -> None:
@@ -198,18 +223,24 @@ PHARMACY = frozenset({"21"})
         (ConversationState.CLOSED, "21", v.ACCEPT),
     ],
 )
-def test_may_patient_write(state: ConversationState | None, profession: str | None, expected: v.Verdict) -> None:
+def test_may_patient_write(
+    state: ConversationState | None, profession: str | None, expected: v.Verdict
+) -> None:
     assert may_patient_write(ReplyFacts(state, profession, PHARMACY)) == expected
 
 
-@pytest.mark.parametrize(("value", "parsed"), [("O", True), (" n ", False), ("X", None), (None, None)])
+@pytest.mark.parametrize(
+    ("value", "parsed"), [("O", True), (" n ", False), ("X", None), (None, None)]
+)
 def test_parse_x_mss_ins(value: str | None, parsed: bool | None) -> None:
     assert parse_x_mss_ins(value) is parsed
 
 
 def test_parse_x_mss_codecda() -> None:
     assert parse_x_mss_codecda("11488-4^2.16.840.1.113883.6.1; 34133-9 , X") == [
-        "11488-4^2.16.840.1.113883.6.1", "34133-9", "X"
+        "11488-4^2.16.840.1.113883.6.1",
+        "34133-9",
+        "X",
     ]
     assert parse_x_mss_codecda(None) == []
 
@@ -221,5 +252,7 @@ def test_every_refusal_has_its_own_key_and_a_proper_reply() -> None:
         assert r.code // 100 in (4, 5)
         assert r.enhanced.split(".")[0] == str(r.code // 100)
         reply = r.smtp_reply()
-        assert reply.startswith(f"{r.code} {r.enhanced} ") and "\r" not in reply and "\n" not in reply
+        assert (
+            reply.startswith(f"{r.code} {r.enhanced} ") and "\r" not in reply and "\n" not in reply
+        )
         assert r.reason_fr and r.reason_en and r.reason_fr != r.reason_en

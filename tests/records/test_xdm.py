@@ -24,12 +24,18 @@ def test_reads_every_metadata_field() -> None:
     e = cda.entry
     assert e.patient_ins == INS and e.patient_oid == mssante.DEMO_OID
     assert e.patient_id == f"{INS}^^^&{mssante.DEMO_OID}&ISO"
-    assert e.class_code is not None and (e.class_code.code, e.class_code.scheme) == ("11", "1.2.250.1.213.1.1.4.1")
+    assert e.class_code is not None and (e.class_code.code, e.class_code.scheme) == (
+        "11",
+        "1.2.250.1.213.1.1.4.1",
+    )
     assert e.type_code is not None and e.type_code.code == "11488-4"
     assert e.type_code.display == "Note de consultation"
     assert e.format_code is not None and e.format_code.code == "urn:asip:ci-sis:2010"
     assert [c.code for c in e.confidentiality_codes] == ["N"]
-    assert e.healthcare_facility_type_code is not None and e.healthcare_facility_type_code.code == "SA07"
+    assert (
+        e.healthcare_facility_type_code is not None
+        and e.healthcare_facility_type_code.code == "SA07"
+    )
     assert e.practice_setting_code is not None and e.practice_setting_code.code == "ETABLISSEMENT"
     assert e.author_person == "Jean DUPONT (810000000001)"
     assert e.author_institution == "Cabinet du Dr Dupont"
@@ -44,8 +50,13 @@ def test_reads_every_metadata_field() -> None:
     assert cda.sha1_ok is True and cda.size_ok is True
     assert e.hash == hashlib.sha1(cda.content).hexdigest()
     assert b"ClinicalDocument" in cda.content
-    assert not (e.hidden_from_patient or e.hidden_from_legal_representatives or e.masked_from_professionals)
-    assert pdf.content.startswith(b"%PDF") and pdf.entry.format_code.code == "urn:ihe:iti:xds-sd:pdf:2008"
+    assert not (
+        e.hidden_from_patient or e.hidden_from_legal_representatives or e.masked_from_professionals
+    )
+    assert (
+        pdf.content.startswith(b"%PDF")
+        and pdf.entry.format_code.code == "urn:ihe:iti:xds-sd:pdf:2008"
+    )
     assert package.submission_set["title"] == "Envoi MSSanté"
 
 
@@ -67,7 +78,10 @@ def test_subset_folder_names_vary(subset: str) -> None:
     ["urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0", "urn:oasis:names:tc:ebxml-regrep:rim:xsd:2.1"],
 )
 def test_ebrim_namespaces(namespace: str) -> None:
-    assert read_xdm(mssante.build_xdm_zip(INS, namespace=namespace)).documents[0].entry.patient_ins == INS
+    assert (
+        read_xdm(mssante.build_xdm_zip(INS, namespace=namespace)).documents[0].entry.patient_ins
+        == INS
+    )
 
 
 def test_missing_uri_falls_back_to_order_with_a_warning() -> None:
@@ -146,8 +160,11 @@ def test_zip_bomb_with_lying_headers_is_caught_while_inflating() -> None:
 @pytest.mark.parametrize(
     ("filename", "ctype", "expected"),
     [
-        ("IHE_XDM.ZIP", "application/zip", True), ("ihe_xdm.zip", "application/octet-stream", True),
-        ("dossier/IHE_XDM.ZIP", None, True), ("autre.zip", "application/zip", False), (None, "application/zip", False),
+        ("IHE_XDM.ZIP", "application/zip", True),
+        ("ihe_xdm.zip", "application/octet-stream", True),
+        ("dossier/IHE_XDM.ZIP", None, True),
+        ("autre.zip", "application/zip", False),
+        (None, "application/zip", False),
     ],
 )
 def test_is_xdm_attachment(filename: str | None, ctype: str | None, expected: bool) -> None:

@@ -8,17 +8,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 import pytest
-from espace_sante.policy.ins import DEMO_NIR_OID, TEST_NIR_OID
-from fixtures.mssante import valid_nir
 
 from espace_sante.accounts.patients import NewPatient, PatientRecord, create_patient
 from espace_sante.config import Settings
 from espace_sante.mailbox.store import ensure_default_folders
 from espace_sante.mta.server import InboundListener
 from espace_sante.mta.tls import DevPki
+from espace_sante.policy.ins import DEMO_NIR_OID, TEST_NIR_OID
 from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
 from espace_sante.storage.schema import AllowedDomain, Professional
+from fixtures.mssante import valid_nir
 
 DOCTOR = "dr.dupont@medecin.mssante.fr"
 CARDIO = "claire.martin@ch-demo.mssante.fr"

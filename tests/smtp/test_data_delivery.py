@@ -8,10 +8,10 @@ import ssl
 from email import policy as email_policy
 
 import pytest
-from fixtures.mssante import clinician_message
 
 from espace_sante.mta.server import InboundListener
 from espace_sante.storage.runtime import Storage
+from fixtures.mssante import clinician_message
 from fixtures.smtp_client import send
 from fixtures.store_queries import (
     audit_actions,

@@ -8,13 +8,13 @@ import socket
 import ssl
 
 import pytest
-from espace_sante.policy import verdicts
-from fixtures.mssante import clinician_message
 
 from espace_sante.mta import delivery as delivery_module
 from espace_sante.mta.server import InboundListener
+from espace_sante.policy import verdicts
 from espace_sante.storage.runtime import Storage
 from fixtures import mssante
+from fixtures.mssante import clinician_message
 from fixtures.smtp_client import send
 from fixtures.store_queries import blob_files, counts, documents, inbox, notices
 
@@ -134,7 +134,8 @@ async def test_malformed_mime_is_stored_as_received(
         f"From: <{DOCTOR}>\r\nSubject: broken\r\nMIME-Version: 1.0\r\n"
         'Content-Type: multipart/mixed; boundary="zz"\r\n\r\n'
         "--zz\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
-        "--zz\r\nContent-Type: application/pdf; name=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        "--zz\r\nContent-Type: application/pdf; name=a.pdf\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n"
         "!!!not base64 at all###\r\n"
         "--zz\r\nContent-Type: application/zip; name=IHE_XDM.ZIP\r\n"
         "Content-Transfer-Encoding: base64\r\n\r\nUEsDBBQAAAAIAA==\r\n"
@@ -217,7 +218,7 @@ async def test_garbage_commands_get_bad_replies_and_the_session_survives(
         try:
             out = [
                 c.docmd("\x00\x01\x02"),
-                c.docmd("RCPT TO:<%s>" % seeded.active.address),  # before MAIL
+                c.docmd(f"RCPT TO:<{seeded.active.address}>"),  # before MAIL
                 c.docmd("DATA"),  # before RCPT
                 c.docmd("MAIL FROM:<" + "a" * 600 + "@medecin.mssante.fr>"),
                 c.docmd("X" * 3000),

@@ -7,10 +7,10 @@ import smtplib
 import ssl
 
 import pytest
-from fixtures.mssante import clinician_message
 
 from espace_sante.mta.server import InboundListener
 from espace_sante.mta.tls import DevPki
+from fixtures.mssante import clinician_message
 from fixtures.smtp_client import send
 from fixtures.store_queries import inbox, read_blob
 

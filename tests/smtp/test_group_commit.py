@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from fixtures.mssante import clinician_message
-from fixtures.store_queries import inbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from espace_sante.mta.delivery import Delivering, DeliveryOutcome, PreparedMessage
 from espace_sante.storage.runtime import Storage
+from fixtures.mssante import clinician_message
+from fixtures.store_queries import inbox
 
 from .conftest import Seeded
 
@@ -101,5 +101,3 @@ async def test_the_same_message_twice_in_one_group_is_stored_once(
     first, second = await asyncio.gather(_deliver(d, seeded, 1), _deliver(d, seeded, 1))
     assert sorted([len(first.delivered), len(second.delivered)]) == [0, 1]
     assert len(await inbox(storage, seeded.active.account_id)) == 1
-
-

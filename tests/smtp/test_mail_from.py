@@ -7,10 +7,10 @@ import smtplib
 import ssl
 
 import pytest
-from espace_sante.policy import verdicts
-from fixtures.mssante import clinician_message
 
 from espace_sante.mta.server import InboundListener
+from espace_sante.policy import verdicts
+from fixtures.mssante import clinician_message
 from fixtures.smtp_client import send
 from fixtures.store_queries import counts
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from espace_sante.policy import verdicts
-from fixtures.mssante import clinician_message, valid_nir
 
 from espace_sante.mta.server import InboundListener
+from espace_sante.policy import verdicts
+from fixtures.mssante import clinician_message, valid_nir
 from fixtures.smtp_client import send
 from fixtures.store_queries import counts
 

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from fixtures.mssante import clinician_message
 
 from espace_sante.config import Settings
 from espace_sante.mta.tls import DevPki
 from espace_sante.storage.runtime import Storage
+from fixtures.mssante import clinician_message
 from fixtures.smtp_client import send
 from fixtures.store_queries import inbox
 

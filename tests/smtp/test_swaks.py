@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from espace_sante.policy import verdicts
-from fixtures.mssante import clinician_message, valid_nir
 
 from espace_sante.mta.server import InboundListener
 from espace_sante.mta.tls import DevPki
+from espace_sante.policy import verdicts
 from espace_sante.storage.runtime import Storage
+from fixtures.mssante import clinician_message, valid_nir
 from fixtures.smtp_client import swaks
 from fixtures.store_queries import conversation, documents, inbox
 

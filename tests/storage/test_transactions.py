@@ -19,8 +19,8 @@ from espace_sante.storage.schema import AuditEntry
 
 async def _count(storage: Storage, account_id: int) -> int:
     async with storage.sessions() as s:
-        query = select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.account_id == account_id
+        query = (
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.account_id == account_id)
         )
         return int((await s.execute(query)).scalar_one())
 
@@ -31,7 +31,10 @@ async def test_concurrent_writers_all_commit_and_the_chain_holds(storage: Storag
             await audit.append_many(
                 s,
                 7,
-                [audit.AuditEvent("dr", "message.received", {"i": i, "n": n}, _now()) for n in (1, 2)],
+                [
+                    audit.AuditEvent("dr", "message.received", {"i": i, "n": n}, _now())
+                    for n in (1, 2)
+                ],
             )
 
     await asyncio.gather(*(write(i) for i in range(40)))

@@ -111,7 +111,8 @@ async def _locked_head(session: AsyncSession, account_id: int) -> AuditHead:
     head = (await session.execute(query)).scalar_one_or_none()
     if head is not None:
         return head
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
         insert(AuditHead)
         .values(account_id=account_id, last_seq=0, last_hash=GENESIS)

@@ -45,7 +45,8 @@ class SmtpSettings:
 
     listen_host: str = "127.0.0.1"
     inbound_port: int = 2525
-    #: PEM bundle of the trust-space CA; when set, clients must present a certificate chaining to it.
+    #: PEM bundle of the trust-space CA; when set, clients must present a certificate
+    #: chaining to it.
     trust_ca_file: str = ""
     #: Server certificate and key (PEM); empty means the development certificate made by ``init``.
     cert_file: str = ""

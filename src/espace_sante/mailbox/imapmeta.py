@@ -87,7 +87,7 @@ def imap_quote(value: str | bytes | None) -> str:
     text = value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
     if any(ch in text for ch in "\r\n\0"):
         encoded = text.encode("utf-8", "surrogateescape")
-        return "{%d}\r\n%s" % (len(encoded), text)
+        return f"{{{len(encoded)}}}\r\n{text}"
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -121,7 +121,9 @@ def _split(raw: bytes, start: int, end: int) -> tuple[list[tuple[str, str]], int
         if not m:
             continue
         value = re.sub(rb"\r?\n", b"", m.group(2)).strip()
-        headers.append((m.group(1).decode("ascii").lower(), value.decode("utf-8", "surrogateescape")))
+        headers.append(
+            (m.group(1).decode("ascii").lower(), value.decode("utf-8", "surrogateescape"))
+        )
     return headers, header_end, body_start
 
 
@@ -231,7 +233,8 @@ def _structure(
     """(BODYSTRUCTURE, BODY) of the entity whose body is raw[body_start:end]."""
     h = _HeaderView(headers)
     ctype_text = h.get("content-type")
-    mtype, subtype, params = "", "", []
+    mtype, subtype = "", ""
+    params: list[tuple[str, str]] = []
     if ctype_text:
         value, params = _params(ctype_text)
         if "/" in value:
@@ -249,11 +252,15 @@ def _structure(
     if mtype.lower() == "multipart" and boundary and depth < MAX_DEPTH:
         children_full, children_simple = [], []
         sub_default = ("message", "rfc822") if subtype.lower() == "digest" else None
-        for index, (p_start, p_end) in enumerate(_multipart_parts(raw, body_start, end, boundary), 1):
+        for index, (p_start, p_end) in enumerate(
+            _multipart_parts(raw, body_start, end, boundary), 1
+        ):
             child = f"{section}.{index}" if section else str(index)
             ch_headers, _, ch_body = _split(raw, p_start, p_end)
             offsets[child] = [p_start, ch_body, p_end]
-            full, simple = _structure(raw, ch_headers, ch_body, p_end, child, offsets, depth + 1, sub_default)
+            full, simple = _structure(
+                raw, ch_headers, ch_body, p_end, child, offsets, depth + 1, sub_default
+            )
             children_full.append(full)
             children_simple.append(simple)
         if not children_full:  # no usable part: an empty text part, as servers do
@@ -305,7 +312,7 @@ def _multipart_parts(raw: bytes, start: int, end: int, boundary: str) -> list[tu
         next_pos = end if line_end == -1 else line_end + 1
         line = raw[pos:next_pos].rstrip(b"\r\n")
         if line.startswith(delim):
-            rest = line[len(delim):]
+            rest = line[len(delim) :]
             closing = rest.startswith(b"--")
             if closing or not rest.strip(b" \t"):
                 if current is not None:

@@ -99,9 +99,7 @@ class Delivering:
     def __init__(self, storage: Storage, xdm_limits: xdm.XdmLimits | None = None) -> None:
         self.storage = storage
         self.xdm_limits = xdm_limits or xdm.XdmLimits()
-        self._waiting: list[
-            tuple[PreparedMessage, datetime, asyncio.Future[DeliveryOutcome]]
-        ] = []
+        self._waiting: list[tuple[PreparedMessage, datetime, asyncio.Future[DeliveryOutcome]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def deliver(
@@ -190,22 +188,24 @@ class Delivering:
             try:
                 package = await asyncio.to_thread(xdm.read_xdm, att.data, self.xdm_limits)
             except xdm.XdmError as exc:
+                name = att.filename or "IHE_XDM.ZIP"
                 rec.problems.append(
                     notices.IntegrationProblem(
                         notices.XDM_INVALID,
-                        f"l'archive {att.filename or 'IHE_XDM.ZIP'} est illisible ({exc.message_fr})",
-                        f"archive {att.filename or 'IHE_XDM.ZIP'} unreadable ({exc.code}: {exc.message})",
+                        f"l'archive {name} est illisible ({exc.message_fr})",
+                        f"archive {name} unreadable ({exc.code}: {exc.message})",
                     )
                 )
                 continue
             for doc in package.documents:
                 entry = doc.entry
                 if not entry.patient_ins:
+                    title = entry.title or doc.path
                     rec.problems.append(
                         notices.IntegrationProblem(
                             notices.PATIENT_MISSING,
-                            f"le document « {entry.title or doc.path} » n'indique pas l'INS du patient",
-                            f"document '{entry.title or doc.path}' carries no patient INS",
+                            f"le document « {title} » n'indique pas l'INS du patient",
+                            f"document '{title}' carries no patient INS",
                         )
                     )
                     continue
@@ -520,4 +520,3 @@ def _entry_metadata(entry: xdm.DocumentEntry, doc: xdm.XdmDocument) -> dict[str,
         "size_ok": doc.size_ok,
         "path": doc.path,
     }
-

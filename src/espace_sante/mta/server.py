@@ -10,12 +10,13 @@ was cut off was never acknowledged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
 import socket
-from typing import Any
+from typing import Any, cast
 
 from espace_sante.config import Settings
 from espace_sante.mta.inbound import InboundHandler
@@ -83,15 +84,13 @@ class InboundListener:
             log.warning("shutdown: deliveries still running after %.0fs", grace)
         await asyncio.sleep(0.1)  # let the sessions whose delivery just ended send their 250
         for protocol in list(self._protocols):
-            transport = protocol.transport
+            transport = cast(asyncio.Transport | None, protocol.transport)
             if transport is not None and not transport.is_closing():
-                try:
+                with contextlib.suppress(Exception):  # the peer may be gone
                     transport.write(
                         "421 4.3.2 Arrêt du service, réessayez plus tard / "
                         "Service shutting down, try again later\r\n".encode()
                     )
-                except Exception:  # pragma: no cover - the peer is gone
-                    pass
                 transport.close()
         if self._server is not None:
             await self._server.wait_closed()

@@ -25,7 +25,9 @@ NULL_SENDER = "<>"
 # Replies aiosmtpd writes itself that our catalogue words better.
 _REPLACED = {
     "530 Must issue a STARTTLS command first": verdicts.STARTTLS_REQUIRED.smtp_reply(),
-    "552 Error: message size exceeds fixed maximum message size": verdicts.MESSAGE_TOO_LARGE.smtp_reply(),
+    "552 Error: message size exceeds fixed maximum message size": (
+        verdicts.MESSAGE_TOO_LARGE.smtp_reply()
+    ),
     "552 Error: Too much mail data": verdicts.MESSAGE_TOO_LARGE.smtp_reply(),
     "500 Line too long (see RFC5321 4.5.3.1.6)": (
         "500 5.5.2 Ligne trop longue (RFC 5321 §4.5.3.1.6) / Line too long"

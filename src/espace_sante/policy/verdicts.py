@@ -31,112 +31,152 @@ ACCEPT = Verdict(True, 250, "2.1.5", "Accepté", "OK", "ok")
 
 # -- recipients -------------------------------------------------------------------------------
 UNKNOWN_PATIENT = _refuse(
-    550, "5.1.1", "unknown_patient",
+    550,
+    "5.1.1",
+    "unknown_patient",
     "Patient inconnu : aucun espace santé pour cette adresse",
     "Unknown patient: no health space for this address",
 )
 MALFORMED_ADDRESS = _refuse(
-    553, "5.1.3", "malformed_address",
+    553,
+    "5.1.3",
+    "malformed_address",
     "Adresse mal formée : attendu <matricule INS à 15 caractères>@domaine",
     "Malformed address: expected <15-character INS matricule>@domain",
 )
 BAD_INS_KEY = _refuse(
-    553, "5.1.3", "bad_ins_key",
+    553,
+    "5.1.3",
+    "bad_ins_key",
     "Adresse invalide : la clé du matricule INS est fausse",
     "Invalid address: the INS matricule key is wrong",
 )
 NOT_PATIENT_DOMAIN = _refuse(
-    550, "5.1.2", "not_patient_domain",
+    550,
+    "5.1.2",
+    "not_patient_domain",
     "Domaine destinataire non desservi ici (pas de relais)",
     "Recipient domain not served here (relaying denied)",
 )
 SPACE_CLOSED = _refuse(
-    550, "5.2.1", "space_closed",
+    550,
+    "5.2.1",
+    "space_closed",
     "L'espace santé de ce patient est fermé",
     "This patient's health space is closed",
 )
 SPACE_OPPOSED = _refuse(
-    550, "5.2.1", "space_opposed",
+    550,
+    "5.2.1",
+    "space_opposed",
     "Ce patient s'est opposé à la création de son espace santé",
     "This patient objected to the creation of their health space",
 )
 #: A space created but not yet activated (within the six weeks to object) cannot receive mail
 #: yet: a temporary refusal, so the sender's MTA retries and delivers once it is activated.
 SPACE_NOT_ACTIVE = _refuse(
-    450, "4.2.1", "space_not_active",
+    450,
+    "4.2.1",
+    "space_not_active",
     "L'espace santé de ce patient n'est pas encore activé, réessayez plus tard",
     "This patient's health space is not activated yet, try again later",
 )
 TOO_MANY_RECIPIENTS = _refuse(
-    452, "4.5.3", "too_many_recipients",
+    452,
+    "4.5.3",
+    "too_many_recipients",
     "Trop de destinataires pour ce message",
     "Too many recipients for this message",
 )
 
 # -- senders ----------------------------------------------------------------------------------
 SENDER_DOMAIN_NOT_TRUSTED = _refuse(
-    550, "5.7.1", "sender_domain_not_trusted",
+    550,
+    "5.7.1",
+    "sender_domain_not_trusted",
     "Expéditeur hors de l'espace de confiance MSSanté (domaine non autorisé)",
     "Sender outside the MSSanté trust space (domain not allow-listed)",
 )
 SENDER_NOT_IN_DIRECTORY = _refuse(
-    550, "5.7.1", "sender_not_in_directory",
+    550,
+    "5.7.1",
+    "sender_not_in_directory",
     "Expéditeur absent de l'annuaire des professionnels MSSanté",
     "Sender not in the MSSanté directory of professionals",
 )
 SENDER_NOT_PROFESSIONAL = _refuse(
-    550, "5.7.1", "sender_not_professional",
+    550,
+    "5.7.1",
+    "sender_not_professional",
     "Seul un professionnel de santé peut écrire à un patient",
     "Only a health professional may write to a patient",
 )
 NULL_SENDER_REFUSED = _refuse(
-    550, "5.7.1", "null_sender_refused",
+    550,
+    "5.7.1",
+    "null_sender_refused",
     "Expéditeur vide réservé aux avis de remise ou de lecture",
     "Null sender is reserved for delivery and read reports",
 )
 CONVERSATION_NOT_OPEN = _refuse(
-    550, "5.7.1", "conversation_not_open",
+    550,
+    "5.7.1",
+    "conversation_not_open",
     "Ce professionnel ne vous a pas écrit : vous ne pouvez que répondre",
     "This professional has not written to you: you may only reply",
 )
 CONVERSATION_CLOSED = _refuse(
-    550, "5.7.1", "conversation_closed",
+    550,
+    "5.7.1",
+    "conversation_closed",
     "Le professionnel a clos cette conversation",
     "The professional closed this conversation",
 )
 
 # -- messages ---------------------------------------------------------------------------------
 MESSAGE_TOO_LARGE = _refuse(
-    552, "5.3.4", "message_too_large",
+    552,
+    "5.3.4",
+    "message_too_large",
     "Message trop volumineux (25 Mo au plus)",
     "Message too large (25 MB at most)",
 )
 #: Bare CR or LF in DATA: refused outright, as Postfix does with smtpd_forbid_bare_newline,
 #: because it is the vector of SMTP smuggling (CVE-2023-51764).
 BARE_LINEFEED = _refuse(
-    550, "5.5.2", "bare_linefeed",
+    550,
+    "5.5.2",
+    "bare_linefeed",
     "Fin de ligne invalide (CR ou LF seul) : utilisez CRLF",
     "Invalid line ending (bare CR or LF): use CRLF",
 )
 MALFORMED_MESSAGE = _refuse(
-    550, "5.6.0", "malformed_message",
+    550,
+    "5.6.0",
+    "malformed_message",
     "Message mal formé (en-tête From absent ou multiple, ou illisible)",
     "Malformed message (From header missing, repeated or unreadable)",
 )
 TEMPORARY_FAILURE = _refuse(
-    451, "4.3.0", "temporary_failure",
+    451,
+    "4.3.0",
+    "temporary_failure",
     "Erreur temporaire de stockage, réessayez plus tard",
     "Temporary storage failure, try again later",
 )
 
 # -- transport security -----------------------------------------------------------------------
 STARTTLS_REQUIRED = _refuse(
-    530, "5.7.0", "starttls_required",
+    530,
+    "5.7.0",
+    "starttls_required",
     "Chiffrement requis : envoyez STARTTLS d'abord",
     "Must issue a STARTTLS command first",
 )
 CLIENT_CERT_REQUIRED = _refuse(
-    530, "5.7.0", "client_cert_required",
+    530,
+    "5.7.0",
+    "client_cert_required",
     "Certificat client de l'espace de confiance requis",
     "A trust-space client certificate is required",
 )

@@ -133,9 +133,13 @@ def read_xdm(data: bytes, limits: XdmLimits = XdmLimits()) -> XdmPackage:  # noq
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
     except _ZIP_ERRORS as exc:
-        raise XdmError("xdm.bad_zip", f"not a readable zip archive ({exc})", "archive zip illisible") from exc
+        raise XdmError(
+            "xdm.bad_zip", f"not a readable zip archive ({exc})", "archive zip illisible"
+        ) from exc
     if len(infos) > limits.max_entries:
-        raise XdmError("xdm.too_many_entries", "too many entries", "trop de fichiers dans l'archive")
+        raise XdmError(
+            "xdm.too_many_entries", "too many entries", "trop de fichiers dans l'archive"
+        )
     names: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         _check_name(info.filename)
@@ -170,11 +174,14 @@ def read_xdm(data: bytes, limits: XdmLimits = XdmLimits()) -> XdmPackage:  # noq
             else:
                 raise XdmError(
                     "xdm.missing_document",
-                    f"document {entry.uri or index + 1} listed in METADATA.XML is not in the archive",
+                    f"document {entry.uri or index + 1} listed in METADATA.XML "
+                    "is not in the archive",
                     "un document décrit est absent de l'archive",
                 )
         content = _read_entry(archive, names[path], budget, limits.max_entry_uncompressed)
-        sha1_ok = None if not entry.hash else hashlib.sha1(content).hexdigest() == entry.hash.lower()
+        sha1_ok = (
+            None if not entry.hash else hashlib.sha1(content).hexdigest() == entry.hash.lower()
+        )
         size_ok = None if entry.size is None else entry.size == len(content)
         if sha1_ok is False:
             warnings.append(f"{path}: declared hash does not match")
@@ -195,24 +202,37 @@ def _check_name(name: str) -> None:
         or re.match(r"^[A-Za-z]:", name)
         or ".." in name.split("/")
     ):
-        raise XdmError("xdm.unsafe_path", f"unsafe path in archive: {name!r}", "chemin dangereux dans l'archive")
+        raise XdmError(
+            "xdm.unsafe_path",
+            f"unsafe path in archive: {name!r}",
+            "chemin dangereux dans l'archive",
+        )
 
 
 def _find_metadata(names: dict[str, zipfile.ZipInfo]) -> str:
     candidates = [
-        n for n in names
-        if n.upper().endswith("/METADATA.XML") and n.upper().startswith("IHE_XDM/")
+        n for n in names if n.upper().endswith("/METADATA.XML") and n.upper().startswith("IHE_XDM/")
     ]
     if not candidates:  # lenient: some archives put it elsewhere
         candidates = [n for n in names if posixpath.basename(n).upper() == "METADATA.XML"]
     if not candidates:
-        raise XdmError("xdm.no_metadata", "no METADATA.XML in the archive", "METADATA.XML absent de l'archive")
+        raise XdmError(
+            "xdm.no_metadata", "no METADATA.XML in the archive", "METADATA.XML absent de l'archive"
+        )
     return sorted(candidates, key=lambda n: (n.count("/"), n))[0]
 
 
 _ZIP_ERRORS = (
-    zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, OSError, EOFError,
-    ValueError, NotImplementedError, RuntimeError, UnicodeDecodeError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    struct.error,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    UnicodeDecodeError,
 )
 
 
@@ -222,7 +242,9 @@ class _Budget:
         self.total = 0
 
 
-def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budget, cap: int) -> bytes:
+def _read_entry(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budget, cap: int
+) -> bytes:
     """Inflate one entry, counting real bytes against the caps (headers can lie)."""
     limits = budget.limits
     out = bytearray()
@@ -236,13 +258,25 @@ def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budget
                 out += chunk
                 budget.total += len(chunk)
                 if len(out) > cap or budget.total > limits.max_total_uncompressed:
-                    raise XdmError("xdm.bomb", f"{info.filename} inflates beyond the limit", "archive trop volumineuse une fois décompressée")
+                    raise XdmError(
+                        "xdm.bomb",
+                        f"{info.filename} inflates beyond the limit",
+                        "archive trop volumineuse une fois décompressée",
+                    )
                 if len(out) > 1024 * 1024 and len(out) / compressed > limits.max_ratio:
-                    raise XdmError("xdm.bomb", f"{info.filename} compression ratio is suspicious", "taux de compression suspect (bombe zip)")
+                    raise XdmError(
+                        "xdm.bomb",
+                        f"{info.filename} compression ratio is suspicious",
+                        "taux de compression suspect (bombe zip)",
+                    )
     except XdmError:
         raise
     except _ZIP_ERRORS as exc:
-        raise XdmError("xdm.bad_zip", f"{info.filename}: cannot inflate ({exc})", "fichier illisible dans l'archive") from exc
+        raise XdmError(
+            "xdm.bad_zip",
+            f"{info.filename}: cannot inflate ({exc})",
+            "fichier illisible dans l'archive",
+        ) from exc
     return bytes(out)
 
 
@@ -256,11 +290,17 @@ _PARSER = etree.XMLParser(
 def _parse_xml(data: bytes) -> Any:
     head = data[:4096].upper()
     if b"<!DOCTYPE" in head or b"<!ENTITY" in data.upper():
-        raise XdmError("xdm.bad_xml", "METADATA.XML has a DTD or entities", "METADATA.XML contient une DTD (refusée)")
+        raise XdmError(
+            "xdm.bad_xml",
+            "METADATA.XML has a DTD or entities",
+            "METADATA.XML contient une DTD (refusée)",
+        )
     try:
         return etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
-        raise XdmError("xdm.bad_xml", f"METADATA.XML is not well-formed ({exc})", "METADATA.XML mal formé") from exc
+        raise XdmError(
+            "xdm.bad_xml", f"METADATA.XML is not well-formed ({exc})", "METADATA.XML mal formé"
+        ) from exc
 
 
 def _local(tag: Any) -> str:
@@ -291,9 +331,15 @@ def _localized(node: Any, name: str) -> str | None:
     return None
 
 
+def _first(slots: dict[str, list[str]], name: str) -> str | None:
+    """The first value of a slot, if any."""
+    values = slots.get(name)
+    return values[0] if values else None
+
+
 def _coded(cls: Any) -> CodedValue:
     slots = _slots(cls)
-    scheme = (slots.get("codingScheme") or [None])[0]
+    scheme = _first(slots, "codingScheme")
     return CodedValue(cls.get("nodeRepresentation", ""), scheme, _localized(cls, "Name"))
 
 
@@ -302,7 +348,9 @@ def _document_entry(obj: Any) -> DocumentEntry:
     classifications: dict[str, list[Any]] = {}
     for cls in _direct(obj, "Classification"):
         classifications.setdefault(cls.get("classificationScheme", ""), []).append(cls)
-    ids = {ei.get("identificationScheme"): ei.get("value") for ei in _direct(obj, "ExternalIdentifier")}
+    ids = {
+        ei.get("identificationScheme"): ei.get("value") for ei in _direct(obj, "ExternalIdentifier")
+    }
 
     def one(scheme: str) -> CodedValue | None:
         found = classifications.get(scheme)
@@ -316,7 +364,7 @@ def _document_entry(obj: Any) -> DocumentEntry:
     codes = {c.code for c in confidentiality}
     patient_id = ids.get(PATIENT_ID)
     ins, oid = _parse_cx(patient_id)
-    size_text = (slots.get("size") or [None])[0]
+    size_text = _first(slots, "size")
     uri = "".join(_uri_parts(slots.get("URI", []))) or None
     return DocumentEntry(
         entry_uuid=obj.get("id", ""),
@@ -324,7 +372,7 @@ def _document_entry(obj: Any) -> DocumentEntry:
         patient_id=patient_id,
         patient_ins=ins,
         patient_oid=oid,
-        source_patient_id=(slots.get("sourcePatientId") or [None])[0],
+        source_patient_id=_first(slots, "sourcePatientId"),
         class_code=one(CLASS_CODE),
         type_code=one(TYPE_CODE),
         format_code=one(FORMAT_CODE),
@@ -332,18 +380,18 @@ def _document_entry(obj: Any) -> DocumentEntry:
         healthcare_facility_type_code=one(FACILITY_TYPE_CODE),
         practice_setting_code=one(PRACTICE_SETTING_CODE),
         event_codes=tuple(_coded(c) for c in classifications.get(EVENT_CODE, [])),
-        author_person=_readable_xcn((author_slots.get("authorPerson") or [None])[0]),
-        author_institution=_readable_xon((author_slots.get("authorInstitution") or [None])[0]),
-        author_role=(author_slots.get("authorRole") or [None])[0],
-        author_specialty=(author_slots.get("authorSpecialty") or [None])[0],
-        creation_time=_dtm((slots.get("creationTime") or [None])[0]),
-        service_start_time=_dtm((slots.get("serviceStartTime") or [None])[0]),
-        service_stop_time=_dtm((slots.get("serviceStopTime") or [None])[0]),
+        author_person=_readable_xcn(_first(author_slots, "authorPerson")),
+        author_institution=_readable_xon(_first(author_slots, "authorInstitution")),
+        author_role=_first(author_slots, "authorRole"),
+        author_specialty=_first(author_slots, "authorSpecialty"),
+        creation_time=_dtm(_first(slots, "creationTime")),
+        service_start_time=_dtm(_first(slots, "serviceStartTime")),
+        service_stop_time=_dtm(_first(slots, "serviceStopTime")),
         title=_localized(obj, "Name"),
         comments=_localized(obj, "Description"),
         mime_type=obj.get("mimeType"),
-        language_code=(slots.get("languageCode") or [None])[0],
-        hash=(slots.get("hash") or [None])[0],
+        language_code=_first(slots, "languageCode"),
+        hash=_first(slots, "hash"),
         size=int(size_text) if size_text and size_text.isdigit() else None,
         uri=uri,
         hidden_from_patient=INVISIBLE_PATIENT in codes,
@@ -396,7 +444,9 @@ def _dtm(value: str | None) -> datetime | None:
     """HL7 DTM (``YYYY[MM[DD[HH[MM[SS]]]]][+/-ZZZZ]``) → aware UTC datetime; None if unreadable."""
     if not value:
         return None
-    m = re.fullmatch(r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d+)?([+-]\d{4})?", value.strip())
+    m = re.fullmatch(
+        r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d+)?([+-]\d{4})?", value.strip()
+    )
     if not m:
         return None
     year, month, day, hour, minute, second, tz = m.groups()
@@ -406,8 +456,13 @@ def _dtm(value: str | None) -> datetime | None:
             sign = 1 if tz[0] == "+" else -1
             tzinfo = timezone(sign * timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5])))
         dt = datetime(
-            int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
-            int(second or 0), tzinfo=tzinfo,
+            int(year),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=tzinfo,
         )
     except ValueError:
         return None
@@ -423,5 +478,5 @@ def _submission_set(root: Any) -> dict[str, Any]:
     return {
         "id": pkg.get("id"),
         "title": _localized(pkg, "Name"),
-        "submission_time": _dtm((slots.get("submissionTime") or [None])[0]),
+        "submission_time": _dtm(_first(slots, "submissionTime")),
     }
