@@ -24,6 +24,7 @@ from espace_sante.storage.crypto import create_master_key
 from espace_sante.storage.engine import create_engine
 from espace_sante.storage.migrate import upgrade
 from espace_sante.storage.runtime import Storage
+from fixtures.seed import Seeded, seed_trust_space
 
 PG_URL = os.environ.get(
     "ESPACE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -143,3 +144,9 @@ async def storage(settings: Settings) -> AsyncIterator[Storage]:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+@pytest.fixture
+async def seeded(storage: Storage) -> Seeded:
+    """The trust space of ``fixtures.seed``: domains, professionals, patients in every state."""
+    return await seed_trust_space(storage)

@@ -113,3 +113,31 @@ def test_demo_seeds_once_and_audit_verifies(env: dict[str, str]) -> None:
     assert "demo messages delivered" not in second.stdout
     verify = cli(env, "audit", "verify")
     assert verify.returncode == 0, verify.stderr
+
+
+def test_app_password_add_list_revoke(env: dict[str, str]) -> None:
+    assert cli(env, "init").returncode == 0
+    ins = valid_nir("1750269123123")
+    added = cli(
+        env,
+        *"patient add --oid 1.2.250.1.213.1.4.11 --family-name Petit --given-names Paul".split(),
+        *"--birth-date 1975-02-03 --sex M --birthplace 69123 --ins".split(),
+        ins,
+    )
+    assert added.returncode == 0, added.stderr
+    address = added.stdout.strip()
+    made = cli(env, "app-password", "add", address, "--label", "Téléphone")
+    assert made.returncode == 0, made.stderr
+    header, secret = made.stdout.strip().splitlines()
+    assert header.startswith("app password 1 (Téléphone)")
+    assert len(secret) == 19
+    listed = cli(env, "app-password", "list", address)
+    assert listed.returncode == 0 and "Téléphone" in listed.stdout and "active" in listed.stdout
+    assert secret not in listed.stdout
+    assert cli(env, "app-password", "revoke", address, "1").stdout.strip() == "revoked"
+    assert cli(env, "app-password", "revoke", address, "1").stdout.strip() == "already revoked"
+    assert "revoked 20" in cli(env, "app-password", "list", address).stdout
+    unknown = cli(env, "app-password", "add", "nobody@patient.mssante.fr")
+    assert unknown.returncode != 0 and "no account" in unknown.stderr
+    bad_id = cli(env, "app-password", "revoke", address, "99")
+    assert bad_id.returncode != 0 and "no app password 99" in bad_id.stderr

@@ -7,6 +7,7 @@ from datetime import date
 
 import click
 
+from espace_sante.cli.app_password_cmds import app_password
 from espace_sante.cli.context import open_storage, run, settings_or_exit
 from espace_sante.cli.reference_cmds import allowlist, directory
 from espace_sante.config import Settings
@@ -211,5 +212,6 @@ def demo() -> None:
 
 main.add_command(directory)
 main.add_command(allowlist)
+main.add_command(app_password)
 
 __all__ = ["main", "date"]

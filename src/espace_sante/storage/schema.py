@@ -56,6 +56,29 @@ class Account(Base):
     status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class AppPassword(Base):
+    """A password for one mail client of an account (IMAP, submission), revocable on its own."""
+
+    __tablename__ = "app_passwords"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, PHC string
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LoginThrottle(Base):
+    """Recent failed logins of one account, and the lock they caused."""
+
+    __tablename__ = "login_throttle"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class Patient(Base):
     """A patient's identity (INS and its five traits)."""
 
