@@ -120,8 +120,17 @@ def test_app_password_add_list_revoke(env: dict[str, str]) -> None:
     ins = valid_nir("1750269123123")
     added = cli(
         env,
-        *"patient add --oid 1.2.250.1.213.1.4.11 --family-name Petit --given-names Paul".split(),
-        *"--birth-date 1975-02-03 --sex M --birthplace 69123 --ins".split(),
+        *[
+            "patient",
+            "add",
+            "--oid",
+            "1.2.250.1.213.1.4.11",
+            "--family-name",
+            "Petit",
+            "--given-names",
+            "Paul",
+        ],
+        *["--birth-date", "1975-02-03", "--sex", "M", "--birthplace", "69123", "--ins"],
         ins,
     )
     assert added.returncode == 0, added.stderr
