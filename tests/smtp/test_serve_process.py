@@ -32,6 +32,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+IMAP_PORTS = (_free_port(), _free_port())
+
+
 async def _start(
     settings: Settings, pki: DevPki, workers: int = 1
 ) -> tuple[asyncio.subprocess.Process, int]:
@@ -44,6 +47,8 @@ async def _start(
         ESPACE_SMTP_CERT_FILE=str(pki.server_cert),
         ESPACE_SMTP_KEY_FILE=str(pki.server_key),
         ESPACE_SMTP_WORKERS=str(workers),
+        ESPACE_IMAP_PORT=str(IMAP_PORTS[0]),
+        ESPACE_IMAP_TLS_PORT=str(IMAP_PORTS[1]),
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -92,6 +97,11 @@ async def test_serve_logs_each_transaction_and_stops_on_sigterm(
             assert (await send(port, client_tls, DOCTOR, [seeded.active.address], m)).accepted
         refused = await send(port, client_tls, "x@gmail.com", [seeded.active.address], b"x")
         assert refused.mail is not None and refused.mail[0] == 550
+        # the IMAP listeners of the same process greet on both ports
+        for imap_port, tls in ((IMAP_PORTS[0], None), (IMAP_PORTS[1], client_tls)):
+            reader, writer = await asyncio.open_connection("127.0.0.1", imap_port, ssl=tls)
+            assert (await reader.readline()).startswith(b"* OK [CAPABILITY IMAP4rev1")
+            writer.close()
     finally:
         out = await _stop(proc)
     assert out.count("reply='250 2.0.0") == 3, out

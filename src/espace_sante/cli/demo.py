@@ -14,6 +14,7 @@ from email.parser import BytesParser
 
 from sqlalchemy import select
 
+from espace_sante.accounts.app_passwords import add_app_password
 from espace_sante.accounts.patients import NewPatient, create_patient, find_patient_by_ins
 from espace_sante.cli.context import open_storage
 from espace_sante.config import Settings
@@ -171,6 +172,13 @@ async def seed(settings: Settings) -> list[str]:
         )
         if new_patients:
             lines.append(f"{min(2, len(new_patients))} demo messages delivered")
+            first = new_patients[0][0]
+            async with transaction(storage.sessions) as session:
+                _, secret = await add_app_password(session, first.address, "démo", actor="demo")
+            lines.append(
+                f"IMAP (127.0.0.1:{settings.imap.tls_port} TLS, {settings.imap.port} STARTTLS): "
+                f"user {first.address}, app password {secret}"
+            )
     return lines
 
 

@@ -60,6 +60,17 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class ImapSettings:
+    """The IMAP listeners (STARTTLS port and implicit-TLS port)."""
+
+    listen_host: str = "127.0.0.1"
+    port: int = 1430
+    tls_port: int = 9930
+    #: Seconds of client silence before logging out (RFC 9051 §5.4: at least 30 minutes).
+    idle_timeout: int = 1800
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration."""
 
@@ -68,6 +79,7 @@ class Settings:
     log_level: str = "INFO"
     mssante: MssanteSettings = field(default_factory=MssanteSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    imap: ImapSettings = field(default_factory=ImapSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -197,6 +209,13 @@ def _validate(s: Settings) -> None:
         )
     if not 1 <= s.smtp.max_recipients <= 10000:
         raise ConfigError(f"smtp.max_recipients: expected 1..10000, got {s.smtp.max_recipients}")
+    for key, port in (("imap.port", s.imap.port), ("imap.tls_port", s.imap.tls_port)):
+        if not 0 <= port <= 65535:  # 0: any free port (tests)
+            raise ConfigError(f"{key}: expected 1..65535, got {port}")
+    if s.imap.idle_timeout < 60:
+        raise ConfigError(
+            f"imap.idle_timeout: expected at least 60 seconds, got {s.imap.idle_timeout}"
+        )
     if s.smtp.trust_ca_file and not Path(s.smtp.trust_ca_file).is_file():
         raise ConfigError(f"smtp.trust_ca_file: no such file: {s.smtp.trust_ca_file}")
     if bool(s.smtp.cert_file) != bool(s.smtp.key_file):

@@ -19,9 +19,10 @@ import socket
 from typing import Any, cast
 
 from espace_sante.config import Settings
+from espace_sante.mailbox.imap.server import ImapListener
 from espace_sante.mta.inbound import InboundHandler
 from espace_sante.mta.smtpserver import GatewaySMTP
-from espace_sante.mta.tls import server_context
+from espace_sante.mta.tls import mail_client_context, server_context
 from espace_sante.storage.migrate import check_schema
 from espace_sante.storage.runtime import Storage
 
@@ -122,12 +123,21 @@ async def serve_forever(settings: Settings, reuse_port: bool = False) -> None:
         listener.port,
         os.getpid(),
     )
+    imap = ImapListener(settings, storage, mail_client_context(settings))
+    await imap.start(reuse_port=reuse_port)
+    log.info(
+        "imap listening on %s:%d (STARTTLS) and %d (TLS)",
+        settings.imap.listen_host,
+        imap.port,
+        imap.tls_port,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("smtp inbound stopping (pid %d)", os.getpid())
+    await imap.stop()
     await listener.stop()
     await storage.close()
     log.info("smtp inbound stopped (pid %d)", os.getpid())

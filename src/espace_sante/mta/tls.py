@@ -182,6 +182,14 @@ def server_context(settings: Settings) -> ssl.SSLContext:
     return ctx
 
 
+def mail_client_context(settings: Settings) -> ssl.SSLContext:
+    """The TLS context of the listeners that mail clients use (IMAP, submission): our
+    certificate, TLS 1.2 minimum, no client certificate asked."""
+    ctx = server_context(settings)
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def default_hostnames(settings: Settings) -> list[str]:
     names = [settings.mssante.hostname, "localhost", "127.0.0.1", "::1"]
     return list(dict.fromkeys(names))

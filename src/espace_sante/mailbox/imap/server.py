@@ -1,0 +1,86 @@
+"""The IMAP listeners: the STARTTLS port and the implicit-TLS port, one session per connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+
+from espace_sante.config import Settings
+from espace_sante.mailbox.imap.session import ImapSession
+from espace_sante.storage.runtime import Storage
+
+log = logging.getLogger(__name__)
+
+
+class ImapListener:
+    """Both IMAP ports of one process; ``start`` binds them, ``stop`` says BYE and closes."""
+
+    def __init__(self, settings: Settings, storage: Storage, tls: ssl.SSLContext) -> None:
+        """``tls``: the server context (certificate and key); mail clients present none."""
+        self.settings = settings
+        self.storage = storage
+        self.tls = tls
+        self._servers: list[asyncio.Server] = []
+        self._sessions: set[asyncio.Task[None]] = set()
+
+    async def start(self, reuse_port: bool = False) -> None:
+        """Bind both ports (``reuse_port`` when several worker processes share them)."""
+        imap = self.settings.imap
+        plain = await asyncio.start_server(
+            lambda r, w: self._serve(r, w, already_tls=False),
+            imap.listen_host,
+            imap.port,
+            reuse_port=reuse_port or None,
+        )
+        implicit = await asyncio.start_server(
+            lambda r, w: self._serve(r, w, already_tls=True),
+            imap.listen_host,
+            imap.tls_port,
+            ssl=self.tls,
+            reuse_port=reuse_port or None,
+        )
+        self._servers = [plain, implicit]
+
+    @property
+    def port(self) -> int:
+        return int(self._servers[0].sockets[0].getsockname()[1])
+
+    @property
+    def tls_port(self) -> int:
+        return int(self._servers[1].sockets[0].getsockname()[1])
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, already_tls: bool
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        session = ImapSession(
+            self.storage,
+            reader,
+            writer,
+            tls=self.tls,
+            hostname=self.settings.mssante.hostname,
+            idle_timeout=self.settings.imap.idle_timeout,
+            already_tls=already_tls,
+        )
+        try:
+            await session.run()
+        except Exception:
+            log.exception("imap: session ended by an error")
+        finally:
+            self._sessions.discard(task)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def stop(self) -> None:
+        for server in self._servers:
+            server.close()
+        for task in list(self._sessions):
+            task.cancel()
+        if self._sessions:
+            await asyncio.gather(*self._sessions, return_exceptions=True)
+        for server in self._servers:
+            await server.wait_closed()

@@ -1,0 +1,451 @@
+"""One IMAP connection: the state machine of RFC 9051 §3 (not authenticated, authenticated,
+selected, logout) and the commands implemented so far.
+
+Implemented: CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE PLAIN (with SASL-IR),
+LIST, SELECT, EXAMINE, FETCH and UID FETCH, CLOSE, UNSELECT. Anything else is answered ``BAD``
+and the session goes on. Only what works is advertised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from espace_sante.accounts import throttle
+from espace_sante.accounts.app_passwords import account_by_address, check_app_password
+from espace_sante.mailbox.imap import fetch
+from espace_sante.mailbox.imap.mailstore import AccountMailStore, FolderInfo, MessageRow
+from espace_sante.mailbox.imap.parser import (
+    Atom,
+    Command,
+    ConnectionDropped,
+    Limits,
+    LiteralTooLarge,
+    ParseError,
+    String,
+    Token,
+    parse_command,
+    read_command,
+)
+from espace_sante.mailbox.imap.seqset import SequenceSet, SequenceSetError
+from espace_sante.mailbox.imapmeta import imap_quote
+from espace_sante.policy import login
+from espace_sante.storage.engine import transaction
+from espace_sante.storage.runtime import Storage
+
+log = logging.getLogger(__name__)
+
+SYSTEM_FLAGS = r"\Answered \Flagged \Deleted \Seen \Draft"
+
+
+class _Bad(Exception):
+    """A command that cannot be carried out as written: tagged BAD."""
+
+
+class _No(Exception):
+    """A command refused: tagged NO, with an optional response code."""
+
+
+class _Logout(Exception):
+    pass
+
+
+@dataclass
+class Selected:
+    folder: FolderInfo
+    readonly: bool
+    messages: list[MessageRow]
+
+
+class ImapSession:
+    """Serves one connection until LOGOUT, an idle timeout or the client leaving."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        tls: ssl.SSLContext,
+        hostname: str,
+        idle_timeout: float,
+        already_tls: bool,
+        limits: Limits | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.storage = storage
+        self.reader = reader
+        self.writer = writer
+        self.tls = tls
+        self.hostname = hostname
+        self.idle_timeout = idle_timeout
+        self.secure = already_tls
+        self.limits = limits or Limits()
+        self.sleep = sleep
+        self.account_id: int | None = None
+        self.address = ""
+        self.store: AccountMailStore | None = None
+        self.selected: Selected | None = None
+        peer = writer.get_extra_info("peername")
+        self.remote = peer[0] if peer else "?"
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await self._send(f"* OK [CAPABILITY {self._capabilities()}] {self.hostname} ready")
+        try:
+            while True:
+                try:
+                    raw = await asyncio.wait_for(
+                        read_command(self.reader, self.limits, self._continue),
+                        timeout=self.idle_timeout,
+                    )
+                except TimeoutError:
+                    await self._send("* BYE Autologout; idle for too long")
+                    return
+                except LiteralTooLarge as exc:
+                    await self._send(f"{exc.tag or '*'} BAD [TOOBIG] {exc.reason}")
+                    if exc.must_close:
+                        await self._send("* BYE Too much data")
+                        return
+                    continue
+                except ParseError as exc:
+                    await self._send(f"{exc.tag or '*'} BAD {exc.reason}")
+                    continue
+                await self._handle(raw)
+        except (_Logout, ConnectionDropped, ConnectionError):
+            return
+        finally:
+            if not self.writer.is_closing():
+                self.writer.close()
+
+    async def _handle(self, raw: bytes) -> None:
+        try:
+            command = parse_command(raw, self.limits)
+        except ParseError as exc:
+            await self._send(f"{exc.tag or '*'} BAD {exc.reason}")
+            return
+        handler = _HANDLERS.get(command.name)
+        if handler is None:
+            await self._send(f"{command.tag} BAD unknown or unsupported command {command.name}")
+            return
+        try:
+            await handler(self, command)
+        except _Bad as exc:
+            await self._send(f"{command.tag} BAD {exc}")
+        except _No as exc:
+            await self._send(f"{command.tag} NO {exc}")
+        except (ParseError, SequenceSetError) as exc:
+            await self._send(f"{command.tag} BAD {exc}")
+        except (_Logout, ConnectionDropped, ConnectionError):
+            raise
+        except Exception:
+            log.exception("imap: %s failed for account %s", command.name, self.account_id)
+            await self._send(f"{command.tag} NO [SERVERBUG] internal error, try again later")
+
+    async def _send(self, line: str | bytes) -> None:
+        data = line if isinstance(line, bytes) else line.encode("utf-8")
+        self.writer.write(data + b"\r\n")
+        await self.writer.drain()
+
+    async def _continue(self) -> None:
+        await self._send("+ Ready for literal data")
+
+    def _capabilities(self) -> str:
+        caps = ["IMAP4rev1", "LITERAL+", "SASL-IR", "UNSELECT"]
+        if self.account_id is None:
+            if self.secure:
+                caps.append("AUTH=PLAIN")
+            else:
+                caps += ["STARTTLS", "LOGINDISABLED"]
+        return " ".join(caps)
+
+    # -- any state ------------------------------------------------------------------------------
+
+    async def cmd_capability(self, c: Command) -> None:
+        _no_args(c)
+        await self._send(f"* CAPABILITY {self._capabilities()}")
+        await self._send(f"{c.tag} OK CAPABILITY completed")
+
+    async def cmd_noop(self, c: Command) -> None:
+        _no_args(c)
+        await self._announce_new_mail()
+        await self._send(f"{c.tag} OK NOOP completed")
+
+    async def cmd_logout(self, c: Command) -> None:
+        _no_args(c)
+        await self._send("* BYE logging out")
+        await self._send(f"{c.tag} OK LOGOUT completed")
+        raise _Logout
+
+    # -- not authenticated ----------------------------------------------------------------------
+
+    async def cmd_starttls(self, c: Command) -> None:
+        _no_args(c)
+        if self.secure:
+            raise _Bad("TLS is already active")
+        await self._send(f"{c.tag} OK Begin TLS negotiation now")
+        await self.writer.start_tls(self.tls)
+        self.secure = True
+
+    async def cmd_login(self, c: Command) -> None:
+        self._require_unauthenticated()
+        if len(c.args) != 2:
+            raise _Bad("LOGIN takes a user name and a password")
+        user, password = (_astring(a) for a in c.args)
+        await self._authenticate(c, user, password)
+
+    async def cmd_authenticate(self, c: Command) -> None:
+        self._require_unauthenticated()
+        if not c.args or not isinstance(c.args[0], Atom) or len(c.args) > 2:
+            raise _Bad("AUTHENTICATE takes a mechanism and an optional initial response")
+        if c.args[0].upper != "PLAIN":
+            raise _No("[CANNOT] unsupported authentication mechanism")
+        if len(c.args) == 2:
+            response = _astring(c.args[1])
+        else:
+            await self._send("+ ")
+            line = await asyncio.wait_for(self.reader.readline(), timeout=self.idle_timeout)
+            if len(line) > 8192:
+                raise _Bad("authentication response too long")
+            response = line.strip().decode("ascii", "replace")
+        if response == "*":
+            raise _Bad("authentication cancelled")
+        try:
+            decoded = base64.b64decode(response if response != "=" else "", validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise _Bad("invalid base64 in authentication response") from exc
+        parts = decoded.split(b"\x00")
+        if len(parts) != 3:
+            raise _Bad("malformed PLAIN response")
+        authzid, user, password = (p.decode("utf-8", "replace") for p in parts)
+        if authzid and authzid.lower() != user.lower():
+            raise _No("[AUTHORIZATIONFAILED] acting for another account is not allowed")
+        await self._authenticate(c, user, password)
+
+    def _require_unauthenticated(self) -> None:
+        if self.account_id is not None:
+            raise _Bad("already authenticated")
+        if not self.secure:
+            raise _No("[PRIVACYREQUIRED] use STARTTLS first")
+
+    async def _authenticate(self, c: Command, user: str, password: str) -> None:
+        async with transaction(self.storage.sessions) as session:
+            account = await account_by_address(session, user)
+            if account is None or account.status not in ("active",):
+                account_id = None
+            else:
+                account_id = account.id
+            if account_id is not None and await throttle.is_locked(session, account_id):
+                raise _No("[AUTHENTICATIONFAILED] too many failed attempts, try again later")
+            matched = (
+                await check_app_password(session, account_id, password)
+                if account_id is not None
+                else None
+            )
+            state = None
+            if account_id is not None and matched is None:
+                state = await throttle.record_failure(
+                    session, account_id, service="imap", remote=self.remote
+                )
+            elif account_id is not None:
+                await throttle.record_success(session, account_id)
+        if matched is None or account_id is None or account is None:
+            await self.sleep(login.failure_delay(state.failures if state else 1))
+            log.info("imap: failed login from %s", self.remote)
+            raise _No("[AUTHENTICATIONFAILED] invalid credentials")
+        self.account_id = account_id
+        self.address = account.address
+        self.store = AccountMailStore(self.storage, account_id)
+        log.info("imap: account %s logged in from %s", account_id, self.remote)
+        await self._send(f"{c.tag} OK [CAPABILITY {self._capabilities()}] logged in")
+
+    # -- authenticated --------------------------------------------------------------------------
+
+    def _require_auth(self) -> AccountMailStore:
+        if self.store is None:
+            raise _Bad("log in first")
+        return self.store
+
+    async def cmd_list(self, c: Command) -> None:
+        store = self._require_auth()
+        if len(c.args) != 2:
+            raise _Bad("LIST takes a reference and a pattern")
+        reference, pattern = (_astring(a) for a in c.args)
+        if pattern == "":
+            await self._send('* LIST (\\Noselect) "/" ""')
+            await self._send(f"{c.tag} OK LIST completed")
+            return
+        full = reference + pattern
+        for folder in await store.folders():
+            if _matches(full, folder.name):
+                attrs = ["\\HasNoChildren"]
+                if folder.special_use:
+                    attrs.append(folder.special_use)
+                await self._send(f'* LIST ({" ".join(attrs)}) "/" {imap_quote(folder.name)}')
+        await self._send(f"{c.tag} OK LIST completed")
+
+    async def cmd_select(self, c: Command, readonly: bool = False) -> None:
+        store = self._require_auth()
+        if len(c.args) != 1:
+            raise _Bad("SELECT takes a mailbox name")
+        self.selected = None
+        folder = await store.folder(_astring(c.args[0]))
+        if folder is None:
+            raise _No("[NONEXISTENT] no such mailbox")
+        messages = await store.messages(folder.id)
+        self.selected = Selected(folder, readonly, messages)
+        unseen = next((i for i, m in enumerate(messages, 1) if "\\Seen" not in m.flags), None)
+        await self._send(f"* {len(messages)} EXISTS")
+        await self._send("* 0 RECENT")
+        await self._send(f"* FLAGS ({SYSTEM_FLAGS})")
+        permanent = "" if readonly else f"{SYSTEM_FLAGS} \\*"
+        await self._send(f"* OK [PERMANENTFLAGS ({permanent})] flags")
+        if unseen is not None:
+            await self._send(f"* OK [UNSEEN {unseen}] first unseen")
+        await self._send(f"* OK [UIDVALIDITY {folder.uidvalidity}] UIDs valid")
+        await self._send(f"* OK [UIDNEXT {folder.uidnext}] predicted next UID")
+        mode = "READ-ONLY" if readonly else "READ-WRITE"
+        await self._send(f"{c.tag} OK [{mode}] {c.name} completed")
+
+    async def cmd_examine(self, c: Command) -> None:
+        await self.cmd_select(c, readonly=True)
+
+    # -- selected -------------------------------------------------------------------------------
+
+    def _require_selected(self) -> Selected:
+        self._require_auth()
+        if self.selected is None:
+            raise _Bad("select a mailbox first")
+        return self.selected
+
+    async def cmd_close(self, c: Command) -> None:
+        _no_args(c)
+        self._require_selected()
+        self.selected = None  # expunging \Deleted messages comes with EXPUNGE
+        await self._send(f"{c.tag} OK CLOSE completed")
+
+    async def cmd_unselect(self, c: Command) -> None:
+        _no_args(c)
+        self._require_selected()
+        self.selected = None
+        await self._send(f"{c.tag} OK UNSELECT completed")
+
+    async def cmd_fetch(self, c: Command, by_uid: bool = False) -> None:
+        sel = self._require_selected()
+        store = self._require_auth()
+        if len(c.args) != 2 or not isinstance(c.args[0], Atom):
+            raise _Bad("FETCH takes a sequence set and items")
+        numbers = SequenceSet.parse(c.args[0].value)
+        items = fetch.parse_items(c.args[1])
+        if not by_uid:
+            items = [i for i in items if i != "UID"] if not _asked_uid(c.args[1]) else items
+        targets = self._targets(sel, numbers, by_uid)
+        to_mark: list[MessageRow] = []
+        for seq, row in targets:
+            parts: list[bytes] = []
+            raw: bytes | None = None
+            for item in items:
+                if isinstance(item, str):
+                    parts.append(f"{item} {fetch.simple_value(item, row)}".encode())
+                    continue
+                if raw is None:
+                    raw = await store.raw(row)
+                data = fetch.section_bytes(raw, row, item)
+                value = b"NIL" if data is None else fetch.literal(fetch.apply_partial(data, item))
+                parts.append(item.label.encode() + b" " + value)
+                if item.sets_seen and not sel.readonly and "\\Seen" not in row.flags:
+                    to_mark.append(row)
+            await self._send(b"* %d FETCH (" % seq + b" ".join(parts) + b")")
+        if to_mark:
+            unique = list({r.id: r for r in to_mark}.values())
+            await store.add_flags(sel.folder.id, unique, ["\\Seen"])
+            index = {r.id: i for i, r in enumerate(sel.messages, 1)}
+            for r in unique:
+                await self._send(f"* {index[r.id]} FETCH (FLAGS ({' '.join(r.flags)}))")
+        await self._send(f"{c.tag} OK {c.name} completed")
+
+    async def cmd_uid_fetch(self, c: Command) -> None:
+        await self.cmd_fetch(c, by_uid=True)
+
+    def _targets(
+        self, sel: Selected, numbers: SequenceSet, by_uid: bool
+    ) -> list[tuple[int, MessageRow]]:
+        if not sel.messages:
+            if by_uid:
+                return []
+            raise _Bad("no messages in the mailbox")
+        if by_uid:
+            spans = numbers.resolve(sel.messages[-1].uid)
+            return [
+                (i, m)
+                for i, m in enumerate(sel.messages, 1)
+                if any(lo <= m.uid <= hi for lo, hi in spans)
+            ]
+        count = len(sel.messages)
+        if any(n != -1 and n > count for r in numbers.ranges for n in r):
+            raise _Bad("message number beyond the mailbox")
+        return [(n, sel.messages[n - 1]) for n in numbers.numbers(count)]
+
+    async def _announce_new_mail(self) -> None:
+        if self.selected is None or self.store is None:
+            return
+        sel = self.selected
+        last = sel.messages[-1].uid if sel.messages else 0
+        new = await self.store.messages(sel.folder.id, after_uid=last)
+        if new:
+            sel.messages.extend(new)
+            await self._send(f"* {len(sel.messages)} EXISTS")
+
+
+def _no_args(c: Command) -> None:
+    if c.args:
+        raise _Bad(f"{c.name} takes no arguments")
+
+
+def _asked_uid(token: Token) -> bool:
+    from espace_sante.mailbox.imap.parser import ParenList
+
+    tokens = token.items if isinstance(token, ParenList) else (token,)
+    return any(isinstance(t, Atom) and t.upper == "UID" for t in tokens)
+
+
+def _astring(token: Token) -> str:
+    if isinstance(token, Atom):
+        return token.value
+    if isinstance(token, String):
+        return token.value.decode("utf-8", "replace")
+    raise _Bad("expected a string")
+
+
+def _matches(pattern: str, name: str) -> bool:
+    """LIST wildcards: ``*`` matches anything, ``%`` anything but the hierarchy separator."""
+    import re
+
+    regex = "".join(
+        ".*" if ch == "*" else "[^/]*" if ch == "%" else re.escape(ch) for ch in pattern
+    )
+    flags = re.I if name.upper() == "INBOX" else 0
+    return re.fullmatch(regex, name, flags) is not None
+
+
+_HANDLERS: dict[str, Callable[[ImapSession, Command], Awaitable[None]]] = {
+    "CAPABILITY": ImapSession.cmd_capability,
+    "NOOP": ImapSession.cmd_noop,
+    "LOGOUT": ImapSession.cmd_logout,
+    "STARTTLS": ImapSession.cmd_starttls,
+    "LOGIN": ImapSession.cmd_login,
+    "AUTHENTICATE": ImapSession.cmd_authenticate,
+    "LIST": ImapSession.cmd_list,
+    "SELECT": ImapSession.cmd_select,
+    "EXAMINE": ImapSession.cmd_examine,
+    "CLOSE": ImapSession.cmd_close,
+    "UNSELECT": ImapSession.cmd_unselect,
+    "FETCH": ImapSession.cmd_fetch,
+    "UID FETCH": ImapSession.cmd_uid_fetch,
+}
