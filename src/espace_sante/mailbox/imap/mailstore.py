@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select
 
+from espace_sante import audit
+from espace_sante.mailbox import imapmeta
 from espace_sante.mailbox.imapmeta import MessageMeta, from_json
+from espace_sante.mailbox.store import append_message
 from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
-from espace_sante.storage.schema import Folder, Message
+from espace_sante.storage.schema import Blob, Folder, Message
+
+MAX_FLAGS = 64
 
 
 @dataclass(frozen=True)
@@ -104,28 +111,242 @@ class AccountMailStore:
             cipher = await self.storage.cipher_for(s, self.account_id)
         return await self.storage.blobs.get(self.account_id, cipher, row.blob_id)
 
-    async def add_flags(self, folder_id: int, rows: list[MessageRow], flags: list[str]) -> None:
-        """Add ``flags`` to the messages that lack them, each change with a new modseq."""
+    # -- changes ------------------------------------------------------------------------------
+
+    async def state(self, folder_id: int) -> tuple[int, int]:
+        """(uidnext, highest_modseq): when both are unchanged, nothing in the folder changed."""
+        async with self.storage.sessions() as s:
+            row = (
+                await s.execute(
+                    select(Folder.uidnext, Folder.highest_modseq).where(
+                        Folder.id == folder_id, Folder.account_id == self.account_id
+                    )
+                )
+            ).one()
+            return int(row[0]), int(row[1])
+
+    async def store_flags(
+        self,
+        folder_id: int,
+        uids: list[int],
+        mode: str,
+        flags: list[str],
+        unchanged_since: int | None = None,
+    ) -> tuple[dict[int, tuple[list[str], int]], list[int]]:
+        """Change the flags of the messages ``uids``: ``mode`` is "+", "-" or "" (replace).
+
+        Returns {uid: (flags, modseq)} of every message still present (changed or not) and the
+        UIDs refused because they changed after ``unchanged_since`` (RFC 7162 §3.1.3).
+        """
+        result: dict[int, tuple[list[str], int]] = {}
+        failed: list[int] = []
+        if not uids:
+            return result, failed
         async with transaction(self.storage.sessions) as s:
-            folder = (
+            folder = await self._locked_folder(s, folder_id)
+            rows = (
+                await s.execute(
+                    select(Message).where(
+                        Message.account_id == self.account_id,
+                        Message.folder_id == folder_id,
+                        Message.uid.in_(uids),
+                    )
+                )
+            ).scalars()
+            for m in rows:
+                current = m.flags.split()
+                if unchanged_since is not None and m.modseq > unchanged_since:
+                    failed.append(m.uid)
+                    result[m.uid] = (current, m.modseq)
+                    continue
+                if mode == "+":
+                    new = current + [f for f in flags if f not in current]
+                elif mode == "-":
+                    new = [f for f in current if f not in flags]
+                else:
+                    new = list(dict.fromkeys(flags))
+                new = new[:MAX_FLAGS]
+                if new != current:
+                    folder.highest_modseq += 1
+                    m.flags = " ".join(new)
+                    m.modseq = folder.highest_modseq
+                result[m.uid] = (new, m.modseq)
+        return result, sorted(failed)
+
+    async def add_flags(self, folder_id: int, rows: list[MessageRow], flags: list[str]) -> None:
+        """Add ``flags`` (e.g. \\Seen when a body is read) and update ``rows`` in place."""
+        changed, _ = await self.store_flags(folder_id, [r.uid for r in rows], "+", flags)
+        for r in rows:
+            if r.uid in changed:
+                r.flags, r.modseq = changed[r.uid][0], changed[r.uid][1]
+
+    async def expunge(self, folder_id: int, only_uids: list[int] | None = None) -> list[int]:
+        """Remove the messages flagged \\Deleted (among ``only_uids`` when given); their UIDs."""
+        async with transaction(self.storage.sessions) as s:
+            folder = await self._locked_folder(s, folder_id)
+            query = select(Message.id, Message.uid, Message.blob_id, Message.flags).where(
+                Message.account_id == self.account_id, Message.folder_id == folder_id
+            )
+            if only_uids is not None:
+                query = query.where(Message.uid.in_(only_uids))
+            doomed = [r for r in (await s.execute(query)).all() if "\\Deleted" in r.flags.split()]
+            if not doomed:
+                return []
+            await s.execute(delete(Message).where(Message.id.in_([r.id for r in doomed])))
+            folder.highest_modseq += 1
+            orphans = await self._orphan_blobs(s, {r.blob_id for r in doomed})
+            await audit.append(
+                s,
+                account_id=self.account_id,
+                actor=f"account:{self.account_id}",
+                action="message.expunged",
+                detail={"folder": folder.name, "uids": [r.uid for r in doomed]},
+            )
+        for blob_id in orphans:  # after the commit: a failed transaction keeps its blobs
+            await asyncio.to_thread(self.storage.blobs.delete_sync, self.account_id, blob_id)
+        return sorted(r.uid for r in doomed)
+
+    async def append(
+        self, folder_name: str, raw: bytes, flags: list[str], internal_date: datetime | None
+    ) -> tuple[int, int]:
+        """Store a message given by the client (APPEND); returns (UIDVALIDITY, UID)."""
+        meta = await asyncio.to_thread(imapmeta.compute_meta, raw)
+        async with self.storage.sessions() as s:
+            cipher = await self.storage.cipher_for(s, self.account_id)
+        blob = await self.storage.blobs.put(self.account_id, cipher, raw)
+        at = internal_date or datetime.now(UTC)
+        try:
+            async with transaction(self.storage.sessions) as s:
+                s.add(
+                    Blob(
+                        id=blob.id,
+                        account_id=self.account_id,
+                        size=blob.size,
+                        sha256=blob.sha256,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+                stored = await append_message(
+                    s,
+                    account_id=self.account_id,
+                    folder_name=folder_name,
+                    blob_id=blob.id,
+                    size=len(raw),
+                    meta_json=imapmeta.to_json(meta),
+                    internal_date=at,
+                    flags=" ".join(flags[:MAX_FLAGS]),
+                    message_id_header=meta.message_id,
+                    sender=meta.from_addr,
+                    subject=meta.subject,
+                    sent_date=meta.date,
+                )
+                folder = await s.get(Folder, stored.folder_id)
+                assert folder is not None
+                uidvalidity = folder.uidvalidity
+        except BaseException:
+            await asyncio.to_thread(self.storage.blobs.delete_sync, self.account_id, blob.id)
+            raise
+        return uidvalidity, stored.uid
+
+    async def copy(
+        self, folder_id: int, uids: list[int], destination: str, move: bool
+    ) -> tuple[int, list[int], list[int]]:
+        """Copy (or move) messages into ``destination`` of the same account, sharing their blobs.
+
+        Returns (destination UIDVALIDITY, source UIDs, new UIDs) in matching order.
+        """
+        async with transaction(self.storage.sessions) as s:
+            source = await self._locked_folder(s, folder_id)
+            target = (
                 await s.execute(
                     select(Folder)
-                    .where(Folder.id == folder_id, Folder.account_id == self.account_id)
+                    .where(Folder.account_id == self.account_id, Folder.name == destination)
                     .with_for_update()
                 )
-            ).scalar_one()
-            for row in rows:
-                missing = [f for f in flags if f not in row.flags]
-                if not missing:
-                    continue
-                folder.highest_modseq += 1
-                row.flags = row.flags + missing
-                row.modseq = folder.highest_modseq
-                await s.execute(
-                    update(Message)
-                    .where(Message.id == row.id, Message.account_id == self.account_id)
-                    .values(flags=" ".join(row.flags), modseq=row.modseq)
+            ).scalar_one_or_none()
+            if target is None:
+                raise LookupError(destination)
+            rows = list(
+                (
+                    await s.execute(
+                        select(Message)
+                        .where(
+                            Message.account_id == self.account_id,
+                            Message.folder_id == folder_id,
+                            Message.uid.in_(uids),
+                        )
+                        .order_by(Message.uid)
+                    )
+                ).scalars()
+            )
+            new_uids = []
+            for m in rows:
+                stored = await append_message(
+                    s,
+                    account_id=self.account_id,
+                    folder_name=target.name,
+                    blob_id=m.blob_id,
+                    size=m.size,
+                    meta_json=m.meta,
+                    internal_date=m.internal_date,
+                    flags=m.flags,
+                    message_id_header=m.message_id_header,
+                    sender=m.sender,
+                    subject=m.subject,
+                    sent_date=m.sent_date,
+                    mss_ins=m.mss_ins,
+                    mss_codecda=m.mss_codecda,
                 )
+                new_uids.append(stored.uid)
+            if move and rows:
+                await s.execute(delete(Message).where(Message.id.in_([m.id for m in rows])))
+                source.highest_modseq += 1
+            return target.uidvalidity, [m.uid for m in rows], new_uids
+
+    async def status(self, folder: FolderInfo) -> dict[str, int]:
+        """MESSAGES, UNSEEN, UIDNEXT, UIDVALIDITY, HIGHESTMODSEQ and SIZE of a folder."""
+        async with self.storage.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(Message.flags, Message.size).where(
+                        Message.account_id == self.account_id, Message.folder_id == folder.id
+                    )
+                )
+            ).all()
+        uidnext, modseq = await self.state(folder.id)
+        return {
+            "MESSAGES": len(rows),
+            "UNSEEN": sum(1 for r in rows if "\\Seen" not in r.flags.split()),
+            "UIDNEXT": uidnext,
+            "UIDVALIDITY": folder.uidvalidity,
+            "HIGHESTMODSEQ": modseq,
+            "SIZE": sum(int(r.size) for r in rows),
+            "RECENT": 0,
+        }
+
+    async def _locked_folder(self, s: Any, folder_id: int) -> Folder:
+        return (
+            await s.execute(
+                select(Folder)
+                .where(Folder.id == folder_id, Folder.account_id == self.account_id)
+                .with_for_update()
+            )
+        ).scalar_one()
+
+    async def _orphan_blobs(self, s: Any, blob_ids: set[str]) -> list[str]:
+        """Of ``blob_ids``, those no message references any more (their rows are deleted)."""
+        orphans = []
+        for blob_id in blob_ids:
+            users = (
+                await s.execute(select(func.count()).where(Message.blob_id == blob_id))
+            ).scalar_one()
+            if users == 0:
+                orphans.append(blob_id)
+        if orphans:
+            await s.execute(
+                delete(Blob).where(Blob.id.in_(orphans), Blob.account_id == self.account_id)
+            )
+        return orphans
 
 
 def _folder(f: Folder) -> FolderInfo:

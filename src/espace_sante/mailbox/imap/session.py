@@ -1,9 +1,11 @@
 """One IMAP connection: the state machine of RFC 9051 §3 (not authenticated, authenticated,
 selected, logout) and the commands implemented so far.
 
-Implemented: CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE PLAIN (with SASL-IR),
-LIST, SELECT, EXAMINE, FETCH and UID FETCH, CLOSE, UNSELECT. Anything else is answered ``BAD``
-and the session goes on. Only what works is advertised.
+Implemented: CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE PLAIN (with SASL-IR), ID,
+NAMESPACE, LIST, STATUS, SELECT, EXAMINE, CHECK, FETCH, STORE (with UNCHANGEDSINCE), EXPUNGE,
+COPY, MOVE (and their UID forms, UIDPLUS answers), APPEND, CLOSE, UNSELECT. Changes made by
+other sessions or the gateway are reported at the end of each command. Anything else is
+answered ``BAD`` and the session goes on. Only what works is advertised.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import asyncio
 import base64
 import binascii
 import logging
+import re
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from espace_sante.accounts import throttle
 from espace_sante.accounts.app_passwords import account_by_address, check_app_password
@@ -26,13 +30,14 @@ from espace_sante.mailbox.imap.parser import (
     ConnectionDropped,
     Limits,
     LiteralTooLarge,
+    ParenList,
     ParseError,
     String,
     Token,
     parse_command,
     read_command,
 )
-from espace_sante.mailbox.imap.seqset import SequenceSet, SequenceSetError
+from espace_sante.mailbox.imap.seqset import SequenceSet, SequenceSetError, compress
 from espace_sante.mailbox.imapmeta import imap_quote
 from espace_sante.policy import login
 from espace_sante.storage.engine import transaction
@@ -60,6 +65,13 @@ class Selected:
     folder: FolderInfo
     readonly: bool
     messages: list[MessageRow]
+    state: tuple[int, int] = (0, 0)  # (uidnext, highest_modseq) last seen
+
+    def seq_of(self, uid: int) -> int | None:
+        for index, m in enumerate(self.messages, 1):
+            if m.uid == uid:
+                return index
+        return None
 
 
 class ImapSession:
@@ -157,7 +169,9 @@ class ImapSession:
         await self._send("+ Ready for literal data")
 
     def _capabilities(self) -> str:
-        caps = ["IMAP4rev1", "LITERAL+", "SASL-IR", "UNSELECT"]
+        caps = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "UNSELECT"]
+        if self.account_id is not None:
+            caps += ["NAMESPACE", "UIDPLUS", "MOVE", "SPECIAL-USE"]
         if self.account_id is None:
             if self.secure:
                 caps.append("AUTH=PLAIN")
@@ -174,8 +188,7 @@ class ImapSession:
 
     async def cmd_noop(self, c: Command) -> None:
         _no_args(c)
-        await self._announce_new_mail()
-        await self._send(f"{c.tag} OK NOOP completed")
+        await self._done(c)
 
     async def cmd_logout(self, c: Command) -> None:
         _no_args(c)
@@ -298,8 +311,9 @@ class ImapSession:
         folder = await store.folder(_astring(c.args[0]))
         if folder is None:
             raise _No("[NONEXISTENT] no such mailbox")
+        state = await store.state(folder.id)
         messages = await store.messages(folder.id)
-        self.selected = Selected(folder, readonly, messages)
+        self.selected = Selected(folder, readonly, messages, state)
         unseen = next((i for i, m in enumerate(messages, 1) if "\\Seen" not in m.flags), None)
         await self._send(f"* {len(messages)} EXISTS")
         await self._send("* 0 RECENT")
@@ -368,7 +382,7 @@ class ImapSession:
             index = {r.id: i for i, r in enumerate(sel.messages, 1)}
             for r in unique:
                 await self._send(f"* {index[r.id]} FETCH (FLAGS ({' '.join(r.flags)}))")
-        await self._send(f"{c.tag} OK {c.name} completed")
+        await self._done(c)
 
     async def cmd_uid_fetch(self, c: Command) -> None:
         await self.cmd_fetch(c, by_uid=True)
@@ -392,15 +406,265 @@ class ImapSession:
             raise _Bad("message number beyond the mailbox")
         return [(n, sel.messages[n - 1]) for n in numbers.numbers(count)]
 
-    async def _announce_new_mail(self) -> None:
-        if self.selected is None or self.store is None:
+    async def _done(self, c: Command, text: str = "") -> None:
+        """Report what changed in the selected folder, then the tagged OK."""
+        await self._sync(expunges=c.name not in _NO_EXPUNGE_DURING)
+        await self._send(f"{c.tag} OK {text or c.name + ' completed'}")
+
+    async def _sync(self, expunges: bool) -> None:
+        """Untagged EXPUNGE, EXISTS and FETCH FLAGS for changes made by other sessions or the
+        gateway since this session last looked (RFC 9051 §7.5.1, §5.2)."""
+        sel, store = self.selected, self.store
+        if sel is None or store is None:
             return
-        sel = self.selected
+        state = await store.state(sel.folder.id)
+        if state == sel.state:
+            return
+        fresh = {m.uid: m for m in await store.messages(sel.folder.id)}
+        pending = False
+        for index in range(len(sel.messages) - 1, -1, -1):
+            if sel.messages[index].uid not in fresh:
+                if expunges:
+                    await self._send(f"* {index + 1} EXPUNGE")
+                    del sel.messages[index]
+                else:
+                    pending = True
+        for index, m in enumerate(sel.messages, 1):
+            now = fresh.get(m.uid)
+            if now is not None and now.flags != m.flags:
+                m.flags, m.modseq = now.flags, now.modseq
+                await self._send(f"* {index} FETCH (FLAGS ({' '.join(m.flags)}) UID {m.uid})")
         last = sel.messages[-1].uid if sel.messages else 0
-        new = await self.store.messages(sel.folder.id, after_uid=last)
+        new = [m for uid, m in sorted(fresh.items()) if uid > last]
         if new:
             sel.messages.extend(new)
             await self._send(f"* {len(sel.messages)} EXISTS")
+        if not pending:
+            sel.state = state
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def _require_writable(self) -> tuple[Selected, AccountMailStore]:
+        sel = self._require_selected()
+        if sel.readonly:
+            raise _No("[READ-ONLY] the mailbox is open read-only")
+        assert self.store is not None
+        return sel, self.store
+
+    async def cmd_store(self, c: Command, by_uid: bool = False) -> None:
+        sel, store = self._require_writable()
+        args = list(c.args)
+        if len(args) < 3 or not isinstance(args[0], Atom):
+            raise _Bad("STORE takes a sequence set, an action and flags")
+        targets = self._targets(sel, SequenceSet.parse(args[0].value), by_uid)
+        unchanged_since = None
+        if isinstance(args[1], ParenList):
+            modifier = args.pop(1)
+            assert isinstance(modifier, ParenList)
+            unchanged_since = _unchanged_since(modifier)
+        if not isinstance(args[1], Atom):
+            raise _Bad("expected FLAGS, +FLAGS or -FLAGS")
+        action = args[1].upper
+        m = re.fullmatch(r"([+-]?)FLAGS(\.SILENT)?", action)
+        if m is None:
+            raise _Bad("expected FLAGS, +FLAGS or -FLAGS")
+        flags = _flag_list(args[2:])
+        changed, failed = await store.store_flags(
+            sel.folder.id, [row.uid for _, row in targets], m.group(1), flags, unchanged_since
+        )
+        for seq, row in targets:
+            if row.uid not in changed:
+                continue
+            new_flags, modseq = changed[row.uid]
+            was = row.flags
+            row.flags, row.modseq = new_flags, modseq
+            silent = m.group(2) is not None and row.uid not in failed
+            if not silent or was != new_flags and unchanged_since is not None:
+                extra = f" UID {row.uid}" if by_uid else ""
+                mod = f" MODSEQ ({modseq})" if unchanged_since is not None else ""
+                await self._send(f"* {seq} FETCH (FLAGS ({' '.join(new_flags)}){extra}{mod})")
+        sel.state = (sel.state[0], max(sel.state[1], *(v[1] for v in changed.values()), 0))
+        if failed:
+            await self._done(c, f"[MODIFIED {','.join(map(str, failed))}] conditional STORE failed")
+            return
+        await self._done(c)
+
+    async def cmd_uid_store(self, c: Command) -> None:
+        await self.cmd_store(c, by_uid=True)
+
+    async def cmd_expunge(self, c: Command, uids: list[int] | None = None) -> None:
+        sel, store = self._require_writable()
+        _ = await store.expunge(sel.folder.id, uids)
+        await self._done(c)  # the sync reports each EXPUNGE, highest number first
+
+    async def cmd_uid_expunge(self, c: Command) -> None:
+        sel = self._require_selected()
+        if len(c.args) != 1 or not isinstance(c.args[0], Atom):
+            raise _Bad("UID EXPUNGE takes a UID set")
+        targets = self._targets(sel, SequenceSet.parse(c.args[0].value), by_uid=True)
+        await self.cmd_expunge(c, [row.uid for _, row in targets])
+
+    async def cmd_copy(self, c: Command, by_uid: bool = False, move: bool = False) -> None:
+        sel = self._require_selected()
+        store = self._require_auth()
+        if move:
+            self._require_writable()
+        if len(c.args) != 2 or not isinstance(c.args[0], Atom):
+            raise _Bad(f"{c.name} takes a sequence set and a mailbox")
+        targets = self._targets(sel, SequenceSet.parse(c.args[0].value), by_uid)
+        destination = _mailbox_name(_astring(c.args[1]))
+        try:
+            validity, source, created = await store.copy(
+                sel.folder.id, [row.uid for _, row in targets], destination, move
+            )
+        except LookupError as exc:
+            raise _No("[TRYCREATE] no such mailbox") from exc
+        code = ""
+        if source:
+            code = f"[COPYUID {validity} {compress(source)} {compress(created)}] "
+        if move:
+            await self._send(f"* OK {code}moved")
+            await self._done(c)
+        else:
+            await self._done(c, f"{code}{c.name} completed")
+
+    async def cmd_uid_copy(self, c: Command) -> None:
+        await self.cmd_copy(c, by_uid=True)
+
+    async def cmd_move(self, c: Command) -> None:
+        await self.cmd_copy(c, move=True)
+
+    async def cmd_uid_move(self, c: Command) -> None:
+        await self.cmd_copy(c, by_uid=True, move=True)
+
+    async def cmd_append(self, c: Command) -> None:
+        store = self._require_auth()
+        args = list(c.args)
+        if len(args) < 2:
+            raise _Bad("APPEND takes a mailbox, optional flags and date, and a message literal")
+        name = _mailbox_name(_astring(args.pop(0)))
+        message = args.pop()
+        if not isinstance(message, String) or not message.literal:
+            raise _Bad("the message must be a literal")
+        flags: list[str] = []
+        when = None
+        for extra in args:
+            if isinstance(extra, ParenList):
+                flags = _flag_list(list(extra.items))
+            elif isinstance(extra, String):
+                when = _parse_date_time(extra.value.decode("ascii", "replace"))
+            else:
+                raise _Bad("unexpected APPEND argument")
+        if not message.value:
+            raise _No("empty message")
+        if await store.folder(name) is None:
+            raise _No("[TRYCREATE] no such mailbox")
+        validity, uid = await store.append(
+            "INBOX" if name.upper() == "INBOX" else name, message.value, flags, when
+        )
+        await self._done(c, f"[APPENDUID {validity} {uid}] APPEND completed")
+
+    async def cmd_status(self, c: Command) -> None:
+        store = self._require_auth()
+        if len(c.args) != 2 or not isinstance(c.args[1], ParenList):
+            raise _Bad("STATUS takes a mailbox and a list of items")
+        folder = await store.folder(_mailbox_name(_astring(c.args[0])))
+        if folder is None:
+            raise _No("[NONEXISTENT] no such mailbox")
+        values = await store.status(folder)
+        wanted = []
+        for item in c.args[1].items:
+            if not isinstance(item, Atom) or item.upper not in values:
+                raise _Bad("unknown STATUS item")
+            wanted.append(f"{item.upper} {values[item.upper]}")
+        await self._send(f"* STATUS {imap_quote(folder.name)} ({' '.join(wanted)})")
+        await self._done(c)
+
+    async def cmd_check(self, c: Command) -> None:
+        _no_args(c)
+        self._require_selected()
+        await self._done(c)
+
+    async def cmd_id(self, c: Command) -> None:
+        await self._send('* ID ("name" "espace-sante" "vendor" "espace-sante")')
+        await self._send(f"{c.tag} OK ID completed")
+
+    async def cmd_namespace(self, c: Command) -> None:
+        _no_args(c)
+        self._require_auth()
+        await self._send('* NAMESPACE (("" "/")) NIL NIL')
+        await self._send(f"{c.tag} OK NAMESPACE completed")
+
+
+_NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT"}
+
+
+def _unchanged_since(modifier: ParenList) -> int:
+    items = modifier.items
+    if (
+        len(items) != 2
+        or not isinstance(items[0], Atom)
+        or items[0].upper != "UNCHANGEDSINCE"
+        or not isinstance(items[1], Atom)
+        or not items[1].value.isdigit()
+    ):
+        raise _Bad("expected (UNCHANGEDSINCE modseq)")
+    return int(items[1].value)
+
+
+def _flag_list(tokens: list[Token]) -> list[str]:
+    if len(tokens) == 1 and isinstance(tokens[0], ParenList):
+        tokens = list(tokens[0].items)
+    flags = []
+    for t in tokens:
+        if not isinstance(t, Atom) or not _FLAG.fullmatch(t.value):
+            raise _Bad("invalid flag")
+        value = t.value
+        if value.startswith("\\"):
+            canonical = _SYSTEM.get(value.upper())
+            if canonical is None:
+                raise _Bad(f"unknown system flag {value}")
+            value = canonical
+        flags.append(value)
+    return list(dict.fromkeys(flags))
+
+
+_SYSTEM = {f.upper(): f for f in SYSTEM_FLAGS.split()}
+_FLAG = re.compile(r"\\?[!#-'*+\-.0-9:;<=>?@A-Z^-z|~]{1,100}")
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1
+    )
+}
+
+
+_DATE_TIME = re.compile(
+    r" ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)"
+)
+
+
+def _parse_date_time(text: str) -> datetime:
+    m = re.fullmatch(
+        r" ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)", text
+    )
+    if m is None or m.group(2).upper() not in _MONTHS:
+        raise _Bad("invalid date-time")
+    sign = 1 if m.group(7) == "+" else -1
+    tz = timezone(sign * timedelta(hours=int(m.group(8)), minutes=int(m.group(9))))
+    try:
+        return datetime(
+            int(m.group(3)), _MONTHS[m.group(2).upper()], int(m.group(1)),
+            int(m.group(4)), int(m.group(5)), int(m.group(6)), tzinfo=tz,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise _Bad("invalid date-time") from exc
+
+
+def _mailbox_name(name: str) -> str:
+    if not name or len(name) > 255 or any(ord(ch) < 0x20 for ch in name):
+        raise _Bad("invalid mailbox name")
+    return "INBOX" if name.upper() == "INBOX" else name
 
 
 def _no_args(c: Command) -> None:
@@ -448,4 +712,17 @@ _HANDLERS: dict[str, Callable[[ImapSession, Command], Awaitable[None]]] = {
     "UNSELECT": ImapSession.cmd_unselect,
     "FETCH": ImapSession.cmd_fetch,
     "UID FETCH": ImapSession.cmd_uid_fetch,
+    "STORE": ImapSession.cmd_store,
+    "UID STORE": ImapSession.cmd_uid_store,
+    "EXPUNGE": ImapSession.cmd_expunge,
+    "UID EXPUNGE": ImapSession.cmd_uid_expunge,
+    "COPY": ImapSession.cmd_copy,
+    "UID COPY": ImapSession.cmd_uid_copy,
+    "MOVE": ImapSession.cmd_move,
+    "UID MOVE": ImapSession.cmd_uid_move,
+    "APPEND": ImapSession.cmd_append,
+    "STATUS": ImapSession.cmd_status,
+    "CHECK": ImapSession.cmd_check,
+    "ID": ImapSession.cmd_id,
+    "NAMESPACE": ImapSession.cmd_namespace,
 }
