@@ -3,9 +3,10 @@ selected, logout) and the commands implemented so far.
 
 Implemented: CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE PLAIN (with SASL-IR), ID,
 NAMESPACE, LIST, STATUS, SELECT, EXAMINE, CHECK, FETCH, STORE (with UNCHANGEDSINCE), EXPUNGE,
-COPY, MOVE (and their UID forms, UIDPLUS answers), APPEND, CLOSE, UNSELECT. Changes made by
-other sessions or the gateway are reported at the end of each command. Anything else is
-answered ``BAD`` and the session goes on. Only what works is advertised.
+COPY, MOVE (and their UID forms, UIDPLUS answers), APPEND, SEARCH, IDLE, CLOSE, UNSELECT.
+Changes made by other sessions or the gateway are reported at the end of each command and
+during IDLE. Anything else is answered ``BAD`` and the session goes on. Only what works is
+advertised.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 
 from espace_sante.accounts import throttle
 from espace_sante.accounts.app_passwords import account_by_address, check_app_password
-from espace_sante.mailbox.imap import fetch
+from espace_sante.mailbox.imap import fetch, search
 from espace_sante.mailbox.imap.mailstore import AccountMailStore, FolderInfo, MessageRow
 from espace_sante.mailbox.imap.parser import (
     Atom,
@@ -44,6 +45,9 @@ from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
 
 log = logging.getLogger(__name__)
+
+#: How often an IDLE session looks for changes (deliveries come from other processes too).
+IDLE_POLL_SECONDS = 1.0
 
 SYSTEM_FLAGS = r"\Answered \Flagged \Deleted \Seen \Draft"
 
@@ -171,7 +175,7 @@ class ImapSession:
     def _capabilities(self) -> str:
         caps = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "UNSELECT"]
         if self.account_id is not None:
-            caps += ["NAMESPACE", "UIDPLUS", "MOVE", "SPECIAL-USE"]
+            caps += ["NAMESPACE", "UIDPLUS", "MOVE", "SPECIAL-USE", "IDLE"]
         if self.account_id is None:
             if self.secure:
                 caps.append("AUTH=PLAIN")
@@ -580,6 +584,51 @@ class ImapSession:
         await self._send(f"* STATUS {imap_quote(folder.name)} ({' '.join(wanted)})")
         await self._done(c)
 
+    async def cmd_search(self, c: Command, by_uid: bool = False) -> None:
+        sel = self._require_selected()
+        store = self._require_auth()
+        try:
+            predicate = search.parse_search(list(c.args))
+        except search.BadCharset as exc:
+            raise _No(f"[BADCHARSET ({' '.join(search.CHARSETS)})] unsupported charset") from exc
+        largest_uid = sel.messages[-1].uid if sel.messages else 0
+        found = []
+        for seq, row in enumerate(sel.messages, 1):
+            candidate = search.Candidate(seq, row, store.raw)
+            if await predicate(candidate, len(sel.messages), largest_uid):
+                found.append(row.uid if by_uid else seq)
+        await self._send("* SEARCH" + "".join(f" {n}" for n in found))
+        await self._done(c)
+
+    async def cmd_uid_search(self, c: Command) -> None:
+        await self.cmd_search(c, by_uid=True)
+
+    async def cmd_idle(self, c: Command) -> None:
+        """Report changes as they happen until the client sends DONE (RFC 2177)."""
+        self._require_auth()
+        _no_args(c)
+        await self._send("+ idling")
+        done = asyncio.ensure_future(self.reader.readline())
+        deadline = asyncio.get_running_loop().time() + self.idle_timeout
+        try:
+            while True:
+                if asyncio.get_running_loop().time() > deadline:
+                    await self._send("* BYE Autologout; idle for too long")
+                    raise _Logout
+                finished, _ = await asyncio.wait({done}, timeout=IDLE_POLL_SECONDS)
+                if finished:
+                    line = done.result()
+                    if not line:
+                        raise ConnectionDropped
+                    if line.strip().upper() != b"DONE":
+                        raise _Bad("expected DONE")
+                    break
+                await self._sync(expunges=True)
+        finally:
+            if not done.done():
+                done.cancel()
+        await self._done(c, "IDLE terminated")
+
     async def cmd_check(self, c: Command) -> None:
         _no_args(c)
         self._require_selected()
@@ -723,6 +772,9 @@ _HANDLERS: dict[str, Callable[[ImapSession, Command], Awaitable[None]]] = {
     "APPEND": ImapSession.cmd_append,
     "STATUS": ImapSession.cmd_status,
     "CHECK": ImapSession.cmd_check,
+    "SEARCH": ImapSession.cmd_search,
+    "UID SEARCH": ImapSession.cmd_uid_search,
+    "IDLE": ImapSession.cmd_idle,
     "ID": ImapSession.cmd_id,
     "NAMESPACE": ImapSession.cmd_namespace,
 }
