@@ -7,6 +7,7 @@ import contextlib
 import logging
 import ssl
 
+from espace_sante.accounts.tokens import TokenSigner
 from espace_sante.config import Settings
 from espace_sante.mailbox.imap.session import ImapSession
 from espace_sante.storage.runtime import Storage
@@ -22,6 +23,7 @@ class ImapListener:
         self.settings = settings
         self.storage = storage
         self.tls = tls
+        self.signer = TokenSigner.from_settings(settings)
         self._servers: list[asyncio.Server] = []
         self._sessions: set[asyncio.Task[None]] = set()
 
@@ -65,6 +67,7 @@ class ImapListener:
             hostname=self.settings.mssante.hostname,
             idle_timeout=self.settings.imap.idle_timeout,
             already_tls=already_tls,
+            signer=self.signer,
         )
         try:
             await session.run()

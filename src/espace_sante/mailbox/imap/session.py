@@ -1,9 +1,10 @@
 """One IMAP connection: the state machine of RFC 9051 §3 (not authenticated, authenticated,
 selected, logout) and the commands implemented so far.
 
-Implemented: CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE PLAIN (with SASL-IR), ID,
-NAMESPACE, LIST, STATUS, SELECT, EXAMINE, CHECK, FETCH, STORE (with UNCHANGEDSINCE), EXPUNGE,
-COPY, MOVE (and their UID forms, UIDPLUS answers), APPEND, SEARCH, IDLE, CLOSE, UNSELECT.
+Implemented: CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE PLAIN, XOAUTH2 and
+OAUTHBEARER (with SASL-IR), ID, NAMESPACE, LIST, STATUS, SELECT, EXAMINE, CHECK, FETCH, STORE
+(with UNCHANGEDSINCE), EXPUNGE, COPY, MOVE (and their UID forms, UIDPLUS answers), APPEND,
+SEARCH, IDLE, CLOSE, UNSELECT.
 Changes made by other sessions or the gateway are reported at the end of each command and
 during IDLE. Anything else is answered ``BAD`` and the session goes on. Only what works is
 advertised.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
 import logging
 import re
 import ssl
@@ -23,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 
 from espace_sante.accounts import throttle
 from espace_sante.accounts.app_passwords import account_by_address, check_app_password
+from espace_sante.accounts.tokens import TokenError, TokenSigner
 from espace_sante.mailbox.imap import fetch, search
 from espace_sante.mailbox.imap.mailstore import AccountMailStore, FolderInfo, MessageRow
 from espace_sante.mailbox.imap.parser import (
@@ -93,6 +96,7 @@ class ImapSession:
         already_tls: bool,
         limits: Limits | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        signer: TokenSigner | None = None,
     ) -> None:
         self.storage = storage
         self.reader = reader
@@ -103,6 +107,7 @@ class ImapSession:
         self.secure = already_tls
         self.limits = limits or Limits()
         self.sleep = sleep
+        self.signer = signer
         self.account_id: int | None = None
         self.address = ""
         self.store: AccountMailStore | None = None
@@ -178,7 +183,7 @@ class ImapSession:
             caps += ["NAMESPACE", "UIDPLUS", "MOVE", "SPECIAL-USE", "IDLE"]
         if self.account_id is None:
             if self.secure:
-                caps.append("AUTH=PLAIN")
+                caps += ["AUTH=PLAIN", "AUTH=XOAUTH2", "AUTH=OAUTHBEARER"]
             else:
                 caps += ["STARTTLS", "LOGINDISABLED"]
         return " ".join(caps)
@@ -221,29 +226,66 @@ class ImapSession:
         self._require_unauthenticated()
         if not c.args or not isinstance(c.args[0], Atom) or len(c.args) > 2:
             raise _Bad("AUTHENTICATE takes a mechanism and an optional initial response")
-        if c.args[0].upper != "PLAIN":
+        mechanism = c.args[0].upper
+        if mechanism not in _MECHANISMS:
             raise _No("[CANNOT] unsupported authentication mechanism")
         if len(c.args) == 2:
             response = _astring(c.args[1])
         else:
             await self._send("+ ")
-            line = await asyncio.wait_for(self.reader.readline(), timeout=self.idle_timeout)
-            if len(line) > 8192:
-                raise _Bad("authentication response too long")
-            response = line.strip().decode("ascii", "replace")
-        if response == "*":
+            response = await self._sasl_line()
+        decoded = _sasl_decode(response)
+        if mechanism == "PLAIN":
+            parts = decoded.split(b"\x00")
+            if len(parts) != 3:
+                raise _Bad("malformed PLAIN response")
+            authzid, user, password = (p.decode("utf-8", "replace") for p in parts)
+            if authzid and authzid.lower() != user.lower():
+                raise _No("[AUTHORIZATIONFAILED] acting for another account is not allowed")
+            await self._authenticate(c, user, password)
+            return
+        user, token = _bearer(mechanism, decoded)
+        await self._authenticate_token(c, mechanism, user, token)
+
+    async def _sasl_line(self) -> str:
+        line = await asyncio.wait_for(self.reader.readline(), timeout=self.idle_timeout)
+        if not line:
+            raise ConnectionDropped
+        if len(line) > 8192:
+            raise _Bad("authentication response too long")
+        text = line.strip().decode("ascii", "replace")
+        if text == "*":
             raise _Bad("authentication cancelled")
+        return text
+
+    async def _authenticate_token(self, c: Command, mechanism: str, user: str, token: str) -> None:
+        """XOAUTH2 / OAUTHBEARER with a token from ``accounts.tokens``."""
+        account = None
         try:
-            decoded = base64.b64decode(response if response != "=" else "", validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise _Bad("invalid base64 in authentication response") from exc
-        parts = decoded.split(b"\x00")
-        if len(parts) != 3:
-            raise _Bad("malformed PLAIN response")
-        authzid, user, password = (p.decode("utf-8", "replace") for p in parts)
-        if authzid and authzid.lower() != user.lower():
-            raise _No("[AUTHORIZATIONFAILED] acting for another account is not allowed")
-        await self._authenticate(c, user, password)
+            if self.signer is None:
+                raise TokenError("tokens are not configured")
+            claims = self.signer.verify(token, "imap")
+            if user and user.lower() != claims.address:
+                raise TokenError("token issued for another account")
+            async with self.storage.sessions() as session:
+                account = await account_by_address(session, claims.address)
+                if account is None or account.id != claims.account_id:
+                    raise TokenError("unknown account")
+                if account.status != "active" or await throttle.is_locked(session, account.id):
+                    raise TokenError("account not available")
+        except TokenError as exc:
+            log.info("imap: %s refused from %s: %s", mechanism, self.remote, exc)
+            # RFC 7628 §3.2.2 / XOAUTH2: an error challenge, the client's dummy answer, then NO
+            error = json.dumps({"status": "invalid_token", "schemes": "bearer"}).encode()
+            await self._send("+ " + base64.b64encode(error).decode("ascii"))
+            await self._sasl_line()
+            raise _No("[AUTHENTICATIONFAILED] invalid token") from exc
+        assert account is not None
+        self.account_id = account.id
+        self.address = account.address
+        self.store = AccountMailStore(self.storage, account.id)
+        log.info("imap: account %s logged in with a token from %s", account.id, self.remote)
+        await self._send(f"{c.tag} OK [CAPABILITY {self._capabilities()}] logged in")
 
     def _require_unauthenticated(self) -> None:
         if self.account_id is not None:
@@ -714,6 +756,36 @@ def _mailbox_name(name: str) -> str:
     if not name or len(name) > 255 or any(ord(ch) < 0x20 for ch in name):
         raise _Bad("invalid mailbox name")
     return "INBOX" if name.upper() == "INBOX" else name
+
+
+_MECHANISMS = ("PLAIN", "XOAUTH2", "OAUTHBEARER")
+
+
+def _sasl_decode(response: str) -> bytes:
+    try:
+        return base64.b64decode(response if response != "=" else "", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _Bad("invalid base64 in authentication response") from exc
+
+
+def _bearer(mechanism: str, decoded: bytes) -> tuple[str, str]:
+    """(user, token) of an XOAUTH2 or OAUTHBEARER initial response."""
+    text = decoded.decode("utf-8", "replace")
+    fields = text.split("\x01")
+    user = ""
+    if mechanism == "XOAUTH2":
+        if not fields[0].startswith("user="):
+            raise _Bad("malformed XOAUTH2 response")
+        user = fields[0][5:]
+    else:
+        gs2 = fields[0].split(",")
+        if len(gs2) < 2 or gs2[0] not in ("n", "y"):
+            raise _Bad("malformed OAUTHBEARER response")
+        user = gs2[1][2:] if gs2[1].startswith("a=") else ""
+    auth = next((f[5:] for f in fields[1:] if f.startswith("auth=")), None)
+    if auth is None or not auth.lower().startswith("bearer "):
+        raise _Bad(f"malformed {mechanism} response")
+    return user, auth[7:].strip()
 
 
 def _no_args(c: Command) -> None:
