@@ -11,7 +11,9 @@ from espace_sante.mailbox.imap.mailstore import MessageRow
 from espace_sante.mailbox.imap.parser import Atom, ParenList, ParseError, Token
 from espace_sante.mailbox.imapmeta import imap_quote
 
-SIMPLE_ITEMS = {"FLAGS", "UID", "RFC822.SIZE", "INTERNALDATE", "ENVELOPE", "BODY", "BODYSTRUCTURE"}
+SIMPLE_ITEMS = {
+    "FLAGS", "UID", "RFC822.SIZE", "INTERNALDATE", "ENVELOPE", "BODY", "BODYSTRUCTURE", "MODSEQ",
+}  # fmt: skip
 MACROS = {
     "ALL": ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"],
     "FAST": ["FLAGS", "INTERNALDATE", "RFC822.SIZE"],
@@ -204,4 +206,6 @@ def simple_value(item: str, row: MessageRow) -> str:
         return row.meta.body
     if item == "BODYSTRUCTURE":
         return row.meta.bodystructure
+    if item == "MODSEQ":
+        return f"({row.modseq})"
     raise ValueError(item)  # pragma: no cover

@@ -108,6 +108,7 @@ class ImapSession:
         self.limits = limits or Limits()
         self.sleep = sleep
         self.signer = signer
+        self.condstore = False  # RFC 7162: enabled by ENABLE or the first CONDSTORE use
         self.account_id: int | None = None
         self.address = ""
         self.store: AccountMailStore | None = None
@@ -180,7 +181,7 @@ class ImapSession:
     def _capabilities(self) -> str:
         caps = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "UNSELECT"]
         if self.account_id is not None:
-            caps += ["NAMESPACE", "UIDPLUS", "MOVE", "SPECIAL-USE", "IDLE"]
+            caps += ["NAMESPACE", "UIDPLUS", "MOVE", "SPECIAL-USE", "IDLE", "ENABLE", "CONDSTORE"]
         if self.account_id is None:
             if self.secure:
                 caps += ["AUTH=PLAIN", "AUTH=XOAUTH2", "AUTH=OAUTHBEARER"]
@@ -351,8 +352,10 @@ class ImapSession:
 
     async def cmd_select(self, c: Command, readonly: bool = False) -> None:
         store = self._require_auth()
-        if len(c.args) != 1:
-            raise _Bad("SELECT takes a mailbox name")
+        if len(c.args) == 2 and c.args[1] == ParenList((Atom("CONDSTORE"),)):
+            self.condstore = True
+        elif len(c.args) != 1:
+            raise _Bad(f"{c.name} takes a mailbox name and optionally (CONDSTORE)")
         self.selected = None
         folder = await store.folder(_astring(c.args[0]))
         if folder is None:
@@ -370,6 +373,7 @@ class ImapSession:
             await self._send(f"* OK [UNSEEN {unseen}] first unseen")
         await self._send(f"* OK [UIDVALIDITY {folder.uidvalidity}] UIDs valid")
         await self._send(f"* OK [UIDNEXT {folder.uidnext}] predicted next UID")
+        await self._send(f"* OK [HIGHESTMODSEQ {state[1]}] changes so far")
         mode = "READ-ONLY" if readonly else "READ-WRITE"
         await self._send(f"{c.tag} OK [{mode}] {c.name} completed")
 
@@ -399,13 +403,21 @@ class ImapSession:
     async def cmd_fetch(self, c: Command, by_uid: bool = False) -> None:
         sel = self._require_selected()
         store = self._require_auth()
-        if len(c.args) != 2 or not isinstance(c.args[0], Atom):
-            raise _Bad("FETCH takes a sequence set and items")
+        if len(c.args) not in (2, 3) or not isinstance(c.args[0], Atom):
+            raise _Bad("FETCH takes a sequence set, items and optional modifiers")
         numbers = SequenceSet.parse(c.args[0].value)
         items = fetch.parse_items(c.args[1])
         if not by_uid:
             items = [i for i in items if i != "UID"] if not _asked_uid(c.args[1]) else items
         targets = self._targets(sel, numbers, by_uid)
+        if len(c.args) == 3:
+            changed_since = _changed_since(c.args[2])
+            self.condstore = True
+            targets = [(seq, row) for seq, row in targets if row.modseq > changed_since]
+            if "MODSEQ" not in items:
+                items.append("MODSEQ")
+        if "MODSEQ" in items:
+            self.condstore = True
         to_mark: list[MessageRow] = []
         for seq, row in targets:
             parts: list[bytes] = []
@@ -479,7 +491,8 @@ class ImapSession:
             now = fresh.get(m.uid)
             if now is not None and now.flags != m.flags:
                 m.flags, m.modseq = now.flags, now.modseq
-                await self._send(f"* {index} FETCH (FLAGS ({' '.join(m.flags)}) UID {m.uid})")
+                mod = f" MODSEQ ({m.modseq})" if self.condstore else ""
+                await self._send(f"* {index} FETCH (FLAGS ({' '.join(m.flags)}) UID {m.uid}{mod})")
         last = sel.messages[-1].uid if sel.messages else 0
         new = [m for uid, m in sorted(fresh.items()) if uid > last]
         if new:
@@ -671,6 +684,19 @@ class ImapSession:
                 done.cancel()
         await self._done(c, "IDLE terminated")
 
+    async def cmd_enable(self, c: Command) -> None:
+        self._require_auth()
+        if not c.args or not all(isinstance(a, Atom) for a in c.args):
+            raise _Bad("ENABLE takes capability names")
+        enabled = []
+        for a in c.args:
+            assert isinstance(a, Atom)
+            if a.upper == "CONDSTORE" and not self.condstore:
+                self.condstore = True
+                enabled.append("CONDSTORE")
+        await self._send("* ENABLED" + "".join(f" {name}" for name in enabled))
+        await self._send(f"{c.tag} OK ENABLE completed")
+
     async def cmd_check(self, c: Command) -> None:
         _no_args(c)
         self._require_selected()
@@ -688,6 +714,19 @@ class ImapSession:
 
 
 _NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT"}
+
+
+def _changed_since(token: Token) -> int:
+    items = token.items if isinstance(token, ParenList) else ()
+    if (
+        len(items) != 2
+        or not isinstance(items[0], Atom)
+        or items[0].upper != "CHANGEDSINCE"
+        or not isinstance(items[1], Atom)
+        or not items[1].value.isdigit()
+    ):
+        raise _Bad("expected (CHANGEDSINCE modseq)")
+    return int(items[1].value)
 
 
 def _unchanged_since(modifier: ParenList) -> int:
@@ -844,6 +883,7 @@ _HANDLERS: dict[str, Callable[[ImapSession, Command], Awaitable[None]]] = {
     "APPEND": ImapSession.cmd_append,
     "STATUS": ImapSession.cmd_status,
     "CHECK": ImapSession.cmd_check,
+    "ENABLE": ImapSession.cmd_enable,
     "SEARCH": ImapSession.cmd_search,
     "UID SEARCH": ImapSession.cmd_uid_search,
     "IDLE": ImapSession.cmd_idle,
