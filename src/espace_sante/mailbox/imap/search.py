@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from email import message_from_bytes
 from email.header import decode_header, make_header
 from email.policy import default as default_policy
+from typing import Any
 
 from espace_sante.mailbox.imap.mailstore import MessageRow
 from espace_sante.mailbox.imap.parser import Atom, ParenList, ParseError, String, Token
@@ -308,3 +309,69 @@ def _number(token: Token) -> int:
     if not text.isdigit() or len(text) > 20:
         raise ParseError("expected a number")
     return int(text)
+
+
+# -- SORT (RFC 5256) ----------------------------------------------------------------------------
+
+SORT_KEYS = ("ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO")
+_SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|tr)\s*(?:\[\d+\])?\s*:|\[[^\]]*\])\s*", re.I)
+_SUBJECT_TRAILER = re.compile(r"\s*\((?:fwd)\)\s*$", re.I)
+
+
+def parse_sort(token: Token) -> list[tuple[str, bool]]:
+    """The sort criteria: (key, reverse) pairs, in order of precedence."""
+    if not isinstance(token, ParenList) or not token.items:
+        raise ParseError("SORT criteria must be a non-empty list")
+    criteria: list[tuple[str, bool]] = []
+    reverse = False
+    for item in token.items:
+        if not isinstance(item, Atom):
+            raise ParseError("invalid sort criterion")
+        name = item.upper
+        if name == "REVERSE":
+            if reverse:
+                raise ParseError("REVERSE REVERSE")
+            reverse = True
+            continue
+        if name not in SORT_KEYS:
+            raise ParseError(f"unknown sort criterion {item.value[:20]}")
+        criteria.append((name, reverse))
+        reverse = False
+    if reverse or not criteria:
+        raise ParseError("REVERSE must precede a sort criterion")
+    return criteria
+
+
+def base_subject(subject: str) -> str:
+    """RFC 5256 §2.1 base subject, simplified: leading Re:/Fwd:/[tags] and trailing (fwd)
+    removed repeatedly, whitespace collapsed, case folded."""
+    text = " ".join(_decoded(subject).split())
+    while True:
+        stripped = _SUBJECT_TRAILER.sub("", _SUBJECT_PREFIX.sub("", text, count=1))
+        if stripped == text:
+            return text.casefold()
+        text = stripped
+
+
+def sort_value(key: str, seq: int, row: MessageRow) -> Any:
+    meta = row.meta
+    if key == "ARRIVAL":
+        return _aware(row.internal_date).timestamp()
+    if key == "DATE":
+        return _aware(meta.date or row.internal_date).timestamp()
+    if key == "SIZE":
+        return row.size
+    if key == "SUBJECT":
+        return base_subject(meta.subject or "")
+    address = {"FROM": meta.from_addr, "TO": meta.to_addr, "CC": meta.cc_addr}[key] or ""
+    return _mailbox(address)
+
+
+def _mailbox(text: str) -> str:
+    """The addr-mailbox (local part) of the first address, folded; "" when there is none."""
+    match = re.search(r"<([^>@]*)@", text) or re.search(r"([^\s<>,@]+)@", text)
+    return match.group(1).casefold() if match else ""
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

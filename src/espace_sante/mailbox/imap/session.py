@@ -22,6 +22,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from espace_sante.accounts import throttle
 from espace_sante.accounts.app_passwords import account_by_address, check_app_password
@@ -181,7 +182,16 @@ class ImapSession:
     def _capabilities(self) -> str:
         caps = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "UNSELECT"]
         if self.account_id is not None:
-            caps += ["NAMESPACE", "UIDPLUS", "MOVE", "SPECIAL-USE", "IDLE", "ENABLE", "CONDSTORE"]
+            caps += [
+                "NAMESPACE",
+                "UIDPLUS",
+                "MOVE",
+                "SPECIAL-USE",
+                "IDLE",
+                "ENABLE",
+                "CONDSTORE",
+                "SORT",
+            ]
         if self.account_id is None:
             if self.secure:
                 caps += ["AUTH=PLAIN", "AUTH=XOAUTH2", "AUTH=OAUTHBEARER"]
@@ -655,6 +665,37 @@ class ImapSession:
         await self._send("* SEARCH" + "".join(f" {n}" for n in found))
         await self._done(c)
 
+    async def cmd_sort(self, c: Command, by_uid: bool = False) -> None:
+        """SORT (criteria) charset search-keys (RFC 5256); ties keep mailbox order."""
+        sel = self._require_selected()
+        store = self._require_auth()
+        if len(c.args) < 3:
+            raise _Bad("SORT takes criteria, a charset and search keys")
+        criteria = search.parse_sort(c.args[0])
+        charset = _astring(c.args[1]).upper()
+        if charset not in search.CHARSETS:
+            raise _No(f"[BADCHARSET ({' '.join(search.CHARSETS)})] unsupported charset")
+        predicate = search.parse_search(list(c.args[2:]))
+        largest_uid = sel.messages[-1].uid if sel.messages else 0
+        matches: list[tuple[int, MessageRow]] = []
+        for seq, row in enumerate(sel.messages, 1):
+            if await predicate(
+                search.Candidate(seq, row, store.raw), len(sel.messages), largest_uid
+            ):
+                matches.append((seq, row))
+        for key, reverse in reversed(criteria):  # stable sorts, least significant key first
+
+            def value(m: tuple[int, MessageRow], k: str = key) -> Any:
+                return search.sort_value(k, m[0], m[1])
+
+            matches.sort(key=value, reverse=reverse)
+        numbers = [row.uid if by_uid else seq for seq, row in matches]
+        await self._send("* SORT" + "".join(f" {n}" for n in numbers))
+        await self._done(c)
+
+    async def cmd_uid_sort(self, c: Command) -> None:
+        await self.cmd_sort(c, by_uid=True)
+
     async def cmd_uid_search(self, c: Command) -> None:
         await self.cmd_search(c, by_uid=True)
 
@@ -886,6 +927,8 @@ _HANDLERS: dict[str, Callable[[ImapSession, Command], Awaitable[None]]] = {
     "ENABLE": ImapSession.cmd_enable,
     "SEARCH": ImapSession.cmd_search,
     "UID SEARCH": ImapSession.cmd_uid_search,
+    "SORT": ImapSession.cmd_sort,
+    "UID SORT": ImapSession.cmd_uid_sort,
     "IDLE": ImapSession.cmd_idle,
     "ID": ImapSession.cmd_id,
     "NAMESPACE": ImapSession.cmd_namespace,
