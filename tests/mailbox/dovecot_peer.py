@@ -19,29 +19,53 @@ def available() -> bool:
 
 
 class Dovecot:
-    def __init__(self, user: str = "patient", password: str = "secret") -> None:
+    """A private Dovecot: ``users`` (name → password), plain IMAP on ``port`` and, when a
+    certificate is given, implicit TLS on ``tls_port``."""
+
+    def __init__(
+        self,
+        user: str = "patient",
+        password: str = "secret",
+        *,
+        users: dict[str, str] | None = None,
+        cert: Path | None = None,
+        key: Path | None = None,
+    ) -> None:
         # Dovecot's auth and mail processes run as the dovecot user: the tree must be reachable by
         # it, which pytest's private (0700) temporary directories are not.
         self.root = Path(tempfile.mkdtemp(prefix="espace-dovecot-"))
         self.root.chmod(0o755)
         self.user = user
         self.password = password
+        self.users = users or {user: password}
+        self.cert, self.key = cert, key
         self.port = _free_port()
+        self.tls_port = _free_port() if cert else 0
         self.base = self.root / "run"
         self.home = self.root / "home"
         self.maildir = self.home / user / "Maildir"
 
-    def add_messages(self, messages: list[bytes]) -> None:
+    def add_messages(self, messages: list[bytes], user: str | None = None) -> None:
+        maildir = self.home / (user or self.user) / "Maildir"
         for sub in ("cur", "new", "tmp"):
-            (self.maildir / sub).mkdir(parents=True, exist_ok=True)
+            (maildir / sub).mkdir(parents=True, exist_ok=True)
         for index, raw in enumerate(messages):
             name = f"{1700000000 + index}.M{index}P1.test:2,"
-            (self.maildir / "cur" / name).write_bytes(raw)
+            (maildir / "cur" / name).write_bytes(raw)
+        for folder in (".Sent", ".Drafts", ".Trash", ".Archive"):  # Maildir++ subfolders
+            for sub in ("cur", "new", "tmp"):
+                (maildir / folder / sub).mkdir(parents=True, exist_ok=True)
 
     def start(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
         users = self.root / "users"
-        users.write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n")
+        # a password already written "{SCHEME}hash" is kept; anything else is plain text
+        users.write_text(
+            "".join(
+                f"{u}:{p if p.startswith('{') else '{PLAIN}' + p}::::::\n"
+                for u, p in self.users.items()
+            )
+        )
         conf = self.root / "dovecot.conf"
         conf.write_text(
             f"""
@@ -50,7 +74,7 @@ state_dir = {self.root / "state"}
 log_path = {self.root / "dovecot.log"}
 listen = 127.0.0.1
 protocols = imap
-ssl = no
+{self._ssl()}
 disable_plaintext_auth = no
 first_valid_uid = 100
 mail_location = maildir:{self.home}/%u/Maildir
@@ -68,7 +92,7 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    port = {self.tls_port}
   }}
 }}
 service anvil {{
@@ -94,6 +118,11 @@ service anvil {{
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("dovecot did not start: " + self.log())
+
+    def _ssl(self) -> str:
+        if not self.cert or not self.key:
+            return "ssl = no"
+        return f"ssl = yes\nssl_cert = <{self.cert}\nssl_key = <{self.key}"
 
     def log(self) -> str:
         path = self.root / "dovecot.log"
