@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,12 +13,19 @@ from sqlalchemy import delete, func, select
 from espace_sante import audit
 from espace_sante.mailbox import imapmeta
 from espace_sante.mailbox.imapmeta import MessageMeta, from_json
-from espace_sante.mailbox.store import append_message
+from espace_sante.mailbox.store import DEFAULT_FOLDERS, append_message
 from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
 from espace_sante.storage.schema import Blob, Folder, Message
 
 MAX_FLAGS = 64
+#: Deleted folders are kept under this prefix (which no client can type) for their UIDVALIDITY.
+TOMBSTONE = "\x01deleted-"
+_DEFAULT_NAMES = {name for name, _ in DEFAULT_FOLDERS}
+
+
+class FolderError(Exception):
+    """A folder operation refused; the message starts with its response code."""
 
 
 @dataclass(frozen=True)
@@ -64,11 +72,111 @@ class AccountMailStore:
                     select(Folder).where(Folder.account_id == self.account_id).order_by(Folder.name)
                 )
             ).scalars()
-            return [_folder(f) for f in rows]
+            return [_folder(f) for f in rows if not f.name.startswith(TOMBSTONE)]
+
+    async def subscribed(self) -> set[str]:
+        async with self.storage.sessions() as s:
+            rows = await s.execute(
+                select(Folder.name).where(
+                    Folder.account_id == self.account_id, Folder.subscribed.is_(True)
+                )
+            )
+            return {name for (name,) in rows if not name.startswith(TOMBSTONE)}
+
+    async def create_folder(self, name: str) -> None:
+        """A new folder; its UIDVALIDITY is above every one this account ever had (deleted
+        folders stay as tombstones for that), so a re-created name never reuses one."""
+        async with transaction(self.storage.sessions) as s:
+            if await self._by_name(s, name) is not None:
+                raise FolderError("[ALREADYEXISTS] the mailbox already exists")
+            highest = (
+                await s.execute(
+                    select(func.max(Folder.uidvalidity)).where(Folder.account_id == self.account_id)
+                )
+            ).scalar() or 0
+            s.add(
+                Folder(
+                    account_id=self.account_id,
+                    name=name,
+                    special_use=None,
+                    uidvalidity=max(int(time.time()), highest + 1),
+                    uidnext=1,
+                    highest_modseq=1,
+                    subscribed=True,
+                )
+            )
+            await audit.append(
+                s, account_id=self.account_id, actor=f"account:{self.account_id}",
+                action="folder.created", detail={"name": name},
+            )  # fmt: skip
+
+    async def delete_folder(self, name: str) -> None:
+        """Delete a folder and its messages; the default folders cannot be deleted."""
+        async with transaction(self.storage.sessions) as s:
+            folder = await self._by_name(s, name, lock=True)
+            if folder is None:
+                raise FolderError("[NONEXISTENT] no such mailbox")
+            if folder.name in _DEFAULT_NAMES:
+                raise FolderError("[CANNOT] the default mailboxes cannot be deleted")
+            rows = (
+                await s.execute(
+                    select(Message.id, Message.blob_id).where(
+                        Message.account_id == self.account_id, Message.folder_id == folder.id
+                    )
+                )
+            ).all()
+            await s.execute(delete(Message).where(Message.id.in_([r.id for r in rows])))
+            orphans = await self._orphan_blobs(s, {r.blob_id for r in rows})
+            folder.name = f"{TOMBSTONE}{folder.id}"
+            folder.subscribed = False
+            await audit.append(
+                s, account_id=self.account_id, actor=f"account:{self.account_id}",
+                action="folder.deleted", detail={"name": name, "messages": len(rows)},
+            )  # fmt: skip
+        for blob_id in orphans:
+            await asyncio.to_thread(self.storage.blobs.delete_sync, self.account_id, blob_id)
+
+    async def rename_folder(self, old: str, new: str) -> None:
+        """Rename a folder and the folders below it (``old/…``); not INBOX nor the defaults."""
+        async with transaction(self.storage.sessions) as s:
+            folder = await self._by_name(s, old, lock=True)
+            if folder is None:
+                raise FolderError("[NONEXISTENT] no such mailbox")
+            if folder.name in _DEFAULT_NAMES:
+                raise FolderError("[CANNOT] the default mailboxes cannot be renamed")
+            if await self._by_name(s, new) is not None:
+                raise FolderError("[ALREADYEXISTS] the new name is taken")
+            children = (
+                await s.execute(
+                    select(Folder).where(
+                        Folder.account_id == self.account_id, Folder.name.startswith(old + "/")
+                    )
+                )
+            ).scalars()
+            for child in children:
+                child.name = new + child.name[len(old) :]
+            folder.name = new
+
+    async def set_subscribed(self, name: str, subscribed: bool) -> None:
+        async with transaction(self.storage.sessions) as s:
+            folder = await self._by_name(s, name, lock=True)
+            if folder is None:
+                if subscribed:
+                    raise FolderError("[NONEXISTENT] no such mailbox")
+                return
+            folder.subscribed = subscribed
+
+    async def _by_name(self, s: Any, name: str, lock: bool = False) -> Folder | None:
+        query = select(Folder).where(Folder.account_id == self.account_id, Folder.name == name)
+        if lock:
+            query = query.with_for_update()
+        return (await s.execute(query)).scalar_one_or_none()
 
     async def folder(self, name: str) -> FolderInfo | None:
         if name.upper() == "INBOX":
             name = "INBOX"
+        if name.startswith(TOMBSTONE):
+            return None
         async with self.storage.sessions() as s:
             row = (
                 await s.execute(

@@ -1,10 +1,10 @@
 """One IMAP connection: the state machine of RFC 9051 §3 (not authenticated, authenticated,
 selected, logout) and the commands implemented so far.
 
-Implemented: CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE PLAIN, XOAUTH2 and
-OAUTHBEARER (with SASL-IR), ID, NAMESPACE, LIST, STATUS, SELECT, EXAMINE, CHECK, FETCH, STORE
-(with UNCHANGEDSINCE), EXPUNGE, COPY, MOVE (and their UID forms, UIDPLUS answers), APPEND,
-SEARCH, IDLE, CLOSE, UNSELECT.
+Implemented: CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE (PLAIN, XOAUTH2,
+OAUTHBEARER; SASL-IR), ID, ENABLE, NAMESPACE, LIST, LSUB, CREATE, DELETE, RENAME, SUBSCRIBE,
+UNSUBSCRIBE, STATUS, SELECT, EXAMINE, CHECK, FETCH, STORE (UNCHANGEDSINCE), EXPUNGE, COPY, MOVE,
+SEARCH, SORT (and their UID forms, with UIDPLUS answers), APPEND, IDLE, CLOSE, UNSELECT.
 Changes made by other sessions or the gateway are reported at the end of each command and
 during IDLE. Anything else is answered ``BAD`` and the session goes on. Only what works is
 advertised.
@@ -28,7 +28,12 @@ from espace_sante.accounts import throttle
 from espace_sante.accounts.app_passwords import account_by_address, check_app_password
 from espace_sante.accounts.tokens import TokenError, TokenSigner
 from espace_sante.mailbox.imap import fetch, search
-from espace_sante.mailbox.imap.mailstore import AccountMailStore, FolderInfo, MessageRow
+from espace_sante.mailbox.imap.mailstore import (
+    AccountMailStore,
+    FolderError,
+    FolderInfo,
+    MessageRow,
+)
 from espace_sante.mailbox.imap.parser import (
     Atom,
     Command,
@@ -342,23 +347,75 @@ class ImapSession:
             raise _Bad("log in first")
         return self.store
 
-    async def cmd_list(self, c: Command) -> None:
+    async def cmd_list(self, c: Command, lsub: bool = False) -> None:
         store = self._require_auth()
         if len(c.args) != 2:
-            raise _Bad("LIST takes a reference and a pattern")
+            raise _Bad(f"{c.name} takes a reference and a pattern")
         reference, pattern = (_astring(a) for a in c.args)
         if pattern == "":
-            await self._send('* LIST (\\Noselect) "/" ""')
-            await self._send(f"{c.tag} OK LIST completed")
+            await self._send(f'* {c.name} (\\Noselect) "/" ""')
+            await self._send(f"{c.tag} OK {c.name} completed")
             return
         full = reference + pattern
-        for folder in await store.folders():
-            if _matches(full, folder.name):
-                attrs = ["\\HasNoChildren"]
-                if folder.special_use:
-                    attrs.append(folder.special_use)
-                await self._send(f'* LIST ({" ".join(attrs)}) "/" {imap_quote(folder.name)}')
-        await self._send(f"{c.tag} OK LIST completed")
+        folders = await store.folders()
+        names = {f.name for f in folders}
+        subscribed = await store.subscribed() if lsub else set()
+        for folder in folders:
+            if not _matches(full, folder.name) or (lsub and folder.name not in subscribed):
+                continue
+            has_children = any(n.startswith(folder.name + "/") for n in names)
+            attrs = ["\\HasChildren" if has_children else "\\HasNoChildren"]
+            if folder.special_use:
+                attrs.append(folder.special_use)
+            await self._send(f'* {c.name} ({" ".join(attrs)}) "/" {imap_quote(folder.name)}')
+        await self._send(f"{c.tag} OK {c.name} completed")
+
+    async def cmd_lsub(self, c: Command) -> None:
+        await self.cmd_list(c, lsub=True)
+
+    async def cmd_create(self, c: Command) -> None:
+        store = self._require_auth()
+        if len(c.args) != 1:
+            raise _Bad("CREATE takes a mailbox name")
+        name = _mailbox_name(_astring(c.args[0]).rstrip("/"))
+        if name == "INBOX" or "%" in name or "*" in name or "//" in name or name.startswith("/"):
+            raise _No("[CANNOT] invalid mailbox name")
+        await self._folder_op(c, store.create_folder(name))
+
+    async def cmd_delete(self, c: Command) -> None:
+        store = self._require_auth()
+        if len(c.args) != 1:
+            raise _Bad("DELETE takes a mailbox name")
+        name = _mailbox_name(_astring(c.args[0]))
+        if self.selected is not None and self.selected.folder.name == name:
+            self.selected = None
+        await self._folder_op(c, store.delete_folder(name))
+
+    async def cmd_rename(self, c: Command) -> None:
+        store = self._require_auth()
+        if len(c.args) != 2:
+            raise _Bad("RENAME takes two mailbox names")
+        old, new = (_mailbox_name(_astring(a)) for a in c.args)
+        if new == "INBOX" or "%" in new or "*" in new:
+            raise _No("[CANNOT] invalid new name")
+        await self._folder_op(c, store.rename_folder(old, new))
+
+    async def cmd_subscribe(self, c: Command, subscribed: bool = True) -> None:
+        store = self._require_auth()
+        if len(c.args) != 1:
+            raise _Bad(f"{c.name} takes a mailbox name")
+        name = _mailbox_name(_astring(c.args[0]))
+        await self._folder_op(c, store.set_subscribed(name, subscribed))
+
+    async def cmd_unsubscribe(self, c: Command) -> None:
+        await self.cmd_subscribe(c, subscribed=False)
+
+    async def _folder_op(self, c: Command, operation: Awaitable[None]) -> None:
+        try:
+            await operation
+        except FolderError as exc:
+            raise _No(str(exc)) from exc
+        await self._send(f"{c.tag} OK {c.name} completed")
 
     async def cmd_select(self, c: Command, readonly: bool = False) -> None:
         store = self._require_auth()
@@ -907,6 +964,12 @@ _HANDLERS: dict[str, Callable[[ImapSession, Command], Awaitable[None]]] = {
     "LOGIN": ImapSession.cmd_login,
     "AUTHENTICATE": ImapSession.cmd_authenticate,
     "LIST": ImapSession.cmd_list,
+    "LSUB": ImapSession.cmd_lsub,
+    "CREATE": ImapSession.cmd_create,
+    "DELETE": ImapSession.cmd_delete,
+    "RENAME": ImapSession.cmd_rename,
+    "SUBSCRIBE": ImapSession.cmd_subscribe,
+    "UNSUBSCRIBE": ImapSession.cmd_unsubscribe,
     "SELECT": ImapSession.cmd_select,
     "EXAMINE": ImapSession.cmd_examine,
     "CLOSE": ImapSession.cmd_close,
