@@ -81,8 +81,9 @@ class Candidate:
 Predicate = Callable[[Candidate, int, int], Awaitable[bool]]  # candidate, max seq, max uid
 
 
-def parse_search(tokens: list[Token]) -> Predicate:
-    """The conjunction of the search keys in ``tokens`` (after an optional CHARSET)."""
+def parse_search(tokens: list[Token], saved: list[int] | None = None) -> Predicate:
+    """The conjunction of the search keys in ``tokens`` (after an optional CHARSET); ``saved``
+    holds the UIDs that ``$`` stands for (SEARCHRES)."""
     if len(tokens) >= 2 and isinstance(tokens[0], Atom) and tokens[0].upper == "CHARSET":
         charset = _text(tokens[1]).upper()
         if charset not in CHARSETS:
@@ -90,7 +91,7 @@ def parse_search(tokens: list[Token]) -> Predicate:
         tokens = tokens[2:]
     if not tokens:
         raise ParseError("SEARCH needs at least one key")
-    reader = _Keys(tokens)
+    reader = _Keys(tokens, frozenset(saved or ()))
     keys = []
     while not reader.done():
         keys.append(reader.key(0))
@@ -98,9 +99,10 @@ def parse_search(tokens: list[Token]) -> Predicate:
 
 
 class _Keys:
-    def __init__(self, tokens: list[Token] | tuple[Token, ...]) -> None:
+    def __init__(self, tokens: list[Token] | tuple[Token, ...], saved: frozenset[int]) -> None:
         self.tokens = list(tokens)
         self.pos = 0
+        self.saved = saved
 
     def done(self) -> bool:
         return self.pos >= len(self.tokens)
@@ -117,7 +119,7 @@ class _Keys:
             raise ParseError("search keys nested too deeply")
         token = self.next()
         if isinstance(token, ParenList):
-            inner = _Keys(token.items)
+            inner = _Keys(token.items, self.saved)
             keys = []
             while not inner.done():
                 keys.append(inner.key(depth + 1))
@@ -173,11 +175,15 @@ class _Keys:
             return _body_text(_text(self.next()))
         if name == "UID":
             uids = SequenceSet.parse(_text(self.next()))
+            if uids.saved:
+                return self._saved()
 
             async def by_uid(c: Candidate, n: int, u: int) -> bool:
                 return any(lo <= c.row.uid <= hi for lo, hi in uids.resolve(u))
 
             return by_uid
+        if name == "$":
+            return self._saved()
         if name == "MODSEQ":
             modseq = _number(self.next())
 
@@ -194,6 +200,14 @@ class _Keys:
             return any(lo <= c.seq <= hi for lo, hi in numbers.resolve(n))
 
         return by_seq
+
+    def _saved(self) -> Predicate:
+        saved = self.saved
+
+        async def in_saved(c: Candidate, n: int, u: int) -> bool:
+            return c.row.uid in saved
+
+        return in_saved
 
 
 def _all(keys: list[Predicate]) -> Predicate:

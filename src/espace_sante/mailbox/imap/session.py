@@ -115,6 +115,7 @@ class ImapSession:
         self.sleep = sleep
         self.signer = signer
         self.condstore = False  # RFC 7162: enabled by ENABLE or the first CONDSTORE use
+        self.saved_uids: list[int] = []  # RFC 5182 SEARCHRES "$"
         self.account_id: int | None = None
         self.address = ""
         self.store: AccountMailStore | None = None
@@ -199,7 +200,7 @@ class ImapSession:
             ]
         if self.account_id is None:
             if self.secure:
-                caps += ["AUTH=PLAIN", "AUTH=XOAUTH2", "AUTH=OAUTHBEARER"]
+                caps += ["AUTH=PLAIN", "AUTH=LOGIN", "AUTH=XOAUTH2", "AUTH=OAUTHBEARER"]
             else:
                 caps += ["STARTTLS", "LOGINDISABLED"]
         return " ".join(caps)
@@ -248,9 +249,15 @@ class ImapSession:
         if len(c.args) == 2:
             response = _astring(c.args[1])
         else:
-            await self._send("+ ")
+            await self._send("+ VXNlcm5hbWU6" if mechanism == "LOGIN" else "+ ")  # "Username:"
             response = await self._sasl_line()
         decoded = _sasl_decode(response)
+        if mechanism == "LOGIN":  # RFC draft-murchison-sasl-login: user, then password
+            user = decoded.decode("utf-8", "replace")
+            await self._send("+ UGFzc3dvcmQ6")  # "Password:"
+            password = _sasl_decode(await self._sasl_line()).decode("utf-8", "replace")
+            await self._authenticate(c, user, password)
+            return
         if mechanism == "PLAIN":
             parts = decoded.split(b"\x00")
             if len(parts) != 3:
@@ -424,6 +431,7 @@ class ImapSession:
         elif len(c.args) != 1:
             raise _Bad(f"{c.name} takes a mailbox name and optionally (CONDSTORE)")
         self.selected = None
+        self.saved_uids = []
         folder = await store.folder(_astring(c.args[0]))
         if folder is None:
             raise _No("[NONEXISTENT] no such mailbox")
@@ -515,6 +523,9 @@ class ImapSession:
     def _targets(
         self, sel: Selected, numbers: SequenceSet, by_uid: bool
     ) -> list[tuple[int, MessageRow]]:
+        if numbers.saved:  # "$": the last SEARCH ... RETURN (SAVE) result (RFC 5182)
+            saved = set(self.saved_uids)
+            return [(i, m) for i, m in enumerate(sel.messages, 1) if m.uid in saved]
         if not sel.messages:
             if by_uid:
                 return []
@@ -709,17 +720,41 @@ class ImapSession:
     async def cmd_search(self, c: Command, by_uid: bool = False) -> None:
         sel = self._require_selected()
         store = self._require_auth()
+        args = list(c.args)
+        returns: list[str] | None = None
+        if args and isinstance(args[0], Atom) and args[0].upper == "RETURN":
+            if len(args) < 2 or not isinstance(args[1], ParenList):
+                raise _Bad("RETURN takes a list of options")
+            returns = _return_options(args[1])
+            args = args[2:]
         try:
-            predicate = search.parse_search(list(c.args))
+            predicate = search.parse_search(args, saved=self.saved_uids)
         except search.BadCharset as exc:
             raise _No(f"[BADCHARSET ({' '.join(search.CHARSETS)})] unsupported charset") from exc
         largest_uid = sel.messages[-1].uid if sel.messages else 0
-        found = []
+        rows = []
         for seq, row in enumerate(sel.messages, 1):
             candidate = search.Candidate(seq, row, store.raw)
             if await predicate(candidate, len(sel.messages), largest_uid):
-                found.append(row.uid if by_uid else seq)
-        await self._send("* SEARCH" + "".join(f" {n}" for n in found))
+                rows.append((seq, row))
+        found = [row.uid if by_uid else seq for seq, row in rows]
+        if returns is None:
+            await self._send("* SEARCH" + "".join(f" {n}" for n in found))
+            await self._done(c)
+            return
+        if "SAVE" in returns:
+            self.saved_uids = [row.uid for _, row in rows]
+        answer = [f'(TAG "{c.tag}")'] + (["UID"] if by_uid else [])
+        if found and "MIN" in returns:
+            answer.append(f"MIN {found[0]}")
+        if found and "MAX" in returns:
+            answer.append(f"MAX {found[-1]}")
+        if "COUNT" in returns:
+            answer.append(f"COUNT {len(found)}")
+        if found and "ALL" in returns:
+            answer.append(f"ALL {compress(found)}")
+        if returns != ["SAVE"]:  # SAVE alone answers nothing (RFC 5182 §2.1)
+            await self._send("* ESEARCH " + " ".join(answer))
         await self._done(c)
 
     async def cmd_sort(self, c: Command, by_uid: bool = False) -> None:
@@ -814,6 +849,18 @@ class ImapSession:
 _NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT"}
 
 
+_RETURN_OPTIONS = ("MIN", "MAX", "COUNT", "ALL", "SAVE")
+
+
+def _return_options(token: ParenList) -> list[str]:
+    options = []
+    for item in token.items:
+        if not isinstance(item, Atom) or item.upper not in _RETURN_OPTIONS:
+            raise _Bad("unknown RETURN option")
+        options.append(item.upper)
+    return options or ["ALL"]
+
+
 def _changed_since(token: Token) -> int:
     items = token.items if isinstance(token, ParenList) else ()
     if (
@@ -895,7 +942,7 @@ def _mailbox_name(name: str) -> str:
     return "INBOX" if name.upper() == "INBOX" else name
 
 
-_MECHANISMS = ("PLAIN", "XOAUTH2", "OAUTHBEARER")
+_MECHANISMS = ("PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER")
 
 
 def _sasl_decode(response: str) -> bytes:
