@@ -63,3 +63,37 @@ async def test_folder_lifecycle(
     v2 = int(re.search(rb"UIDVALIDITY (\d+)", out["validity2"]).group(1))  # type: ignore[arg-type, union-attr]
     assert v2 > v1  # a re-created name gets a new UIDVALIDITY even within the same second
     assert b"MESSAGES 0" in out["validity2"]  # type: ignore[operator]
+
+
+async def test_list_extended_and_list_status(
+    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", imap.tls_port, ssl=client_tls)
+    await reader.readline()
+
+    async def command(line: str) -> list[bytes]:
+        tag = line.split()[0].encode()
+        writer.write(line.encode() + b"\r\n")
+        out = []
+        while True:
+            reply = await asyncio.wait_for(reader.readline(), 10)
+            out.append(reply)
+            if reply.startswith(tag + b" "):
+                return out
+
+    await command(f"a LOGIN {mailbox.address} {mailbox.password}")
+    await command("b UNSUBSCRIBE Archive")
+    replies = await command('c LIST "" (INBOX Sent) RETURN (STATUS (MESSAGES UNSEEN))')
+    assert replies[:4] == [
+        b'* LIST (\\HasNoChildren) "/" "INBOX"\r\n',
+        b'* STATUS "INBOX" (MESSAGES 2 UNSEEN 2)\r\n',
+        b'* LIST (\\HasNoChildren \\Sent) "/" "Sent"\r\n',
+        b'* STATUS "Sent" (MESSAGES 0 UNSEEN 0)\r\n',
+    ]
+    subscribed = b"".join(await command('d LIST (SUBSCRIBED) "" "*"'))
+    assert b'\\Subscribed) "/" "INBOX"' in subscribed and b'"Archive"' not in subscribed
+    special = b"".join(await command('e LIST (SPECIAL-USE) "" "*"'))
+    assert b'"INBOX"' not in special and b"\\Trash" in special
+    for bad in ('f LIST (BOGUS) "" "*"', 'g LIST "" "*" RETURN (STATUS (COLOR))'):
+        assert (await command(bad))[-1].split()[1] == b"BAD"
+    writer.close()

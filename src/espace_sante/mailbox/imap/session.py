@@ -355,26 +355,63 @@ class ImapSession:
         return self.store
 
     async def cmd_list(self, c: Command, lsub: bool = False) -> None:
+        """LIST, with the LIST-EXTENDED selection (SUBSCRIBED, SPECIAL-USE), several patterns
+        and RETURN options (SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS: RFC 5258, 5819, 6154)."""
         store = self._require_auth()
-        if len(c.args) != 2:
+        args = list(c.args)
+        selection: set[str] = set()
+        first = args[0] if args else None
+        if isinstance(first, ParenList) and not lsub:
+            args.pop(0)
+            selection = {_option(t) for t in first.items}
+            if not selection <= {"SUBSCRIBED", "SPECIAL-USE", "REMOTE", "RECURSIVEMATCH"}:
+                raise _Bad("unknown LIST selection option")
+        returns: set[str] = set()
+        status_items: list[str] = []
+        if len(args) == 4 and isinstance(args[2], Atom) and args[2].upper == "RETURN":
+            if not isinstance(args[3], ParenList):
+                raise _Bad("RETURN takes a list of options")
+            returns, status_items = _list_returns(args[3])
+            args = args[:2]
+        if len(args) != 2:
             raise _Bad(f"{c.name} takes a reference and a pattern")
-        reference, pattern = (_astring(a) for a in c.args)
-        if pattern == "":
+        reference = _astring(args[0])
+        patterns = (
+            [_astring(t) for t in args[1].items]
+            if isinstance(args[1], ParenList)
+            else [_astring(args[1])]
+        )
+        if patterns == [""]:
             await self._send(f'* {c.name} (\\Noselect) "/" ""')
             await self._send(f"{c.tag} OK {c.name} completed")
             return
-        full = reference + pattern
         folders = await store.folders()
         names = {f.name for f in folders}
-        subscribed = await store.subscribed() if lsub else set()
+        subscribed = await store.subscribed()
+        only_subscribed = lsub or "SUBSCRIBED" in selection
         for folder in folders:
-            if not _matches(full, folder.name) or (lsub and folder.name not in subscribed):
+            if not any(_matches(reference + p, folder.name) for p in patterns):
+                continue
+            if only_subscribed and folder.name not in subscribed:
+                continue
+            if "SPECIAL-USE" in selection and not folder.special_use:
                 continue
             has_children = any(n.startswith(folder.name + "/") for n in names)
             attrs = ["\\HasChildren" if has_children else "\\HasNoChildren"]
+            if (
+                (only_subscribed or "SUBSCRIBED" in returns)
+                and folder.name in subscribed
+                and not lsub
+            ):
+                attrs.append("\\Subscribed")
             if folder.special_use:
                 attrs.append(folder.special_use)
-            await self._send(f'* {c.name} ({" ".join(attrs)}) "/" {imap_quote(folder.name)}')
+            name = imap_quote(folder.name)
+            await self._send(f'* {c.name} ({" ".join(attrs)}) "/" {name}')
+            if status_items:
+                values = await store.status(folder)
+                pairs = " ".join(f"{k} {values[k]}" for k in status_items)
+                await self._send(f"* STATUS {name} ({pairs})")
         await self._send(f"{c.tag} OK {c.name} completed")
 
     async def cmd_lsub(self, c: Command) -> None:
@@ -850,6 +887,33 @@ _NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT"}
 
 
 _RETURN_OPTIONS = ("MIN", "MAX", "COUNT", "ALL", "SAVE")
+_STATUS_ITEMS = ("MESSAGES", "UNSEEN", "UIDNEXT", "UIDVALIDITY", "HIGHESTMODSEQ", "SIZE", "RECENT")
+
+
+def _option(token: Token) -> str:
+    if not isinstance(token, Atom):
+        raise _Bad("expected an option name")
+    return token.upper
+
+
+def _list_returns(token: ParenList) -> tuple[set[str], list[str]]:
+    options: set[str] = set()
+    status: list[str] = []
+    items = list(token.items)
+    while items:
+        name = _option(items.pop(0))
+        if name == "STATUS":
+            wanted = items.pop(0) if items else None
+            if not isinstance(wanted, ParenList):
+                raise _Bad("STATUS takes a list of items")
+            status = [_option(t) for t in wanted.items]
+            if not status or not set(status) <= set(_STATUS_ITEMS):
+                raise _Bad("unknown STATUS item")
+        elif name in ("SUBSCRIBED", "CHILDREN", "SPECIAL-USE"):
+            options.add(name)
+        else:
+            raise _Bad("unknown LIST RETURN option")
+    return options, status
 
 
 def _return_options(token: ParenList) -> list[str]:
