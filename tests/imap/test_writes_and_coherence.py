@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
+import re
 import ssl
 
 import pytest
@@ -113,3 +114,39 @@ async def test_two_sessions_see_each_others_changes(
     assert out["b_exists"][-1] == b"2"  # type: ignore[index]  # after the SELECT's own "1"
     uids = [int(x.split(b"UID ")[1].rstrip(b")")) for x in out["uids"][1]]  # type: ignore[index]
     assert uids == [2, 3]  # the appended message took a new UID, not the expunged 1
+
+
+async def test_multiappend_is_all_or_nothing(
+    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", imap.tls_port, ssl=client_tls)
+    await reader.readline()
+
+    async def command(data: bytes, tag: bytes) -> list[bytes]:
+        writer.write(data)
+        out = []
+        while True:
+            reply = await asyncio.wait_for(reader.readline(), 10)
+            out.append(reply)
+            if reply.startswith(tag + b" "):
+                return out
+
+    await command(f"a LOGIN {mailbox.address} {mailbox.password}\r\n".encode(), b"a")
+    one, two = b"Subject: un\r\n\r\n1\r\n", b"Subject: deux\r\n\r\n2\r\n"
+    ok = await command(
+        b"b APPEND Drafts (\\Draft) {%d+}\r\n%s " % (len(one), one)
+        + b'(\\Seen) "24-Nov-2026 10:00:00 +0100" {%d+}\r\n%s\r\n' % (len(two), two),
+        b"b",
+    )
+    assert re.match(rb"b OK \[APPENDUID \d+ 1:2\]", ok[-1]), ok
+    # a bad second message (empty) means neither is stored
+    bad = await command(b"c APPEND Drafts {%d+}\r\n%s {0+}\r\n\r\n" % (len(one), one), b"c")
+    assert bad[-1].startswith(b"c NO")
+    status = b"".join(await command(b"d STATUS Drafts (MESSAGES)\r\n", b"d"))
+    assert b"MESSAGES 2" in status
+    fetched = b"".join(
+        await command(b"e EXAMINE Drafts\r\nf FETCH 2 (FLAGS INTERNALDATE)\r\n", b"f")
+    )
+    # the same instant, in UTC, on SQLite as on PostgreSQL
+    assert b"\\Seen" in fetched and b'"24-Nov-2026 09:00:00 +0000"' in fetched
+    writer.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,6 +91,9 @@ async def append_message(
         folder = folders[folder_name]
     uid = folder.uidnext
     modseq = folder.highest_modseq + 1
+    # SQLite keeps no time zone: store instants in UTC everywhere
+    internal_date = _utc(internal_date)
+    sent_date = _utc(sent_date) if sent_date is not None else None
     folder.uidnext = uid + 1
     folder.highest_modseq = modseq
     message = Message(
@@ -113,3 +116,7 @@ async def append_message(
     session.add(message)
     await session.flush()
     return StoredMessage(message.id, folder.id, uid, modseq)
+
+
+def _utc(at: datetime) -> datetime:
+    return at.astimezone(UTC) if at.tzinfo is not None else at

@@ -315,46 +315,54 @@ class AccountMailStore:
         return sorted(r.uid for r in doomed)
 
     async def append(
-        self, folder_name: str, raw: bytes, flags: list[str], internal_date: datetime | None
-    ) -> tuple[int, int]:
-        """Store a message given by the client (APPEND); returns (UIDVALIDITY, UID)."""
-        meta = await asyncio.to_thread(imapmeta.compute_meta, raw)
+        self, folder_name: str, messages: list[tuple[bytes, list[str], datetime | None]]
+    ) -> tuple[int, list[int]]:
+        """Store messages given by the client (APPEND, MULTIAPPEND) all or none, in one
+        transaction; returns (UIDVALIDITY, UIDs)."""
         async with self.storage.sessions() as s:
             cipher = await self.storage.cipher_for(s, self.account_id)
-        blob = await self.storage.blobs.put(self.account_id, cipher, raw)
-        at = internal_date or datetime.now(UTC)
+        prepared = []
         try:
+            for raw, flags, when in messages:
+                meta = await asyncio.to_thread(imapmeta.compute_meta, raw)
+                blob = await self.storage.blobs.put(self.account_id, cipher, raw)
+                prepared.append((raw, flags, when, meta, blob))
+            uids = []
             async with transaction(self.storage.sessions) as s:
-                s.add(
-                    Blob(
-                        id=blob.id,
-                        account_id=self.account_id,
-                        size=blob.size,
-                        sha256=blob.sha256,
-                        created_at=datetime.now(UTC),
+                uidvalidity = 0
+                for raw, flags, when, meta, blob in prepared:
+                    s.add(
+                        Blob(
+                            id=blob.id,
+                            account_id=self.account_id,
+                            size=blob.size,
+                            sha256=blob.sha256,
+                            created_at=datetime.now(UTC),
+                        )
                     )
-                )
-                stored = await append_message(
-                    s,
-                    account_id=self.account_id,
-                    folder_name=folder_name,
-                    blob_id=blob.id,
-                    size=len(raw),
-                    meta_json=imapmeta.to_json(meta),
-                    internal_date=at,
-                    flags=" ".join(flags[:MAX_FLAGS]),
-                    message_id_header=meta.message_id,
-                    sender=meta.from_addr,
-                    subject=meta.subject,
-                    sent_date=meta.date,
-                )
-                folder = await s.get(Folder, stored.folder_id)
-                assert folder is not None
-                uidvalidity = folder.uidvalidity
+                    stored = await append_message(
+                        s,
+                        account_id=self.account_id,
+                        folder_name=folder_name,
+                        blob_id=blob.id,
+                        size=len(raw),
+                        meta_json=imapmeta.to_json(meta),
+                        internal_date=when or datetime.now(UTC),
+                        flags=" ".join(flags[:MAX_FLAGS]),
+                        message_id_header=meta.message_id,
+                        sender=meta.from_addr,
+                        subject=meta.subject,
+                        sent_date=meta.date,
+                    )
+                    uids.append(stored.uid)
+                    folder = await s.get(Folder, stored.folder_id)
+                    assert folder is not None
+                    uidvalidity = folder.uidvalidity
         except BaseException:
-            await asyncio.to_thread(self.storage.blobs.delete_sync, self.account_id, blob.id)
+            for *_, blob in prepared:
+                await asyncio.to_thread(self.storage.blobs.delete_sync, self.account_id, blob.id)
             raise
-        return uidvalidity, stored.uid
+        return uidvalidity, uids
 
     async def copy(
         self, folder_id: int, uids: list[int], destination: str, move: bool

@@ -4,7 +4,8 @@ selected, logout) and the commands implemented so far.
 Implemented: CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE (PLAIN, XOAUTH2,
 OAUTHBEARER; SASL-IR), ID, ENABLE, NAMESPACE, LIST, LSUB, CREATE, DELETE, RENAME, SUBSCRIBE,
 UNSUBSCRIBE, STATUS, SELECT, EXAMINE, CHECK, FETCH, STORE (UNCHANGEDSINCE), EXPUNGE, COPY, MOVE,
-SEARCH, SORT (and their UID forms, with UIDPLUS answers), APPEND, IDLE, CLOSE, UNSELECT.
+SEARCH, SORT (and their UID forms, with UIDPLUS answers), APPEND and MULTIAPPEND, IDLE, CLOSE,
+UNSELECT.
 Changes made by other sessions or the gateway are reported at the end of each command and
 during IDLE. Anything else is answered ``BAD`` and the session goes on. Only what works is
 advertised.
@@ -712,31 +713,33 @@ class ImapSession:
         await self.cmd_copy(c, by_uid=True, move=True)
 
     async def cmd_append(self, c: Command) -> None:
+        """APPEND, and MULTIAPPEND (RFC 3502): several messages, stored all or none."""
         store = self._require_auth()
         args = list(c.args)
         if len(args) < 2:
             raise _Bad("APPEND takes a mailbox, optional flags and date, and a message literal")
         name = _mailbox_name(_astring(args.pop(0)))
-        message = args.pop()
-        if not isinstance(message, String) or not message.literal:
-            raise _Bad("the message must be a literal")
+        messages: list[tuple[bytes, list[str], datetime | None]] = []
         flags: list[str] = []
-        when = None
-        for extra in args:
-            if isinstance(extra, ParenList):
-                flags = _flag_list(list(extra.items))
-            elif isinstance(extra, String):
-                when = _parse_date_time(extra.value.decode("ascii", "replace"))
+        when: datetime | None = None
+        for arg in args:
+            if isinstance(arg, String) and arg.literal:
+                if not arg.value:
+                    raise _No("empty message")
+                messages.append((arg.value, flags, when))
+                flags, when = [], None
+            elif isinstance(arg, ParenList):
+                flags = _flag_list(list(arg.items))
+            elif isinstance(arg, String):
+                when = _parse_date_time(arg.value.decode("ascii", "replace"))
             else:
                 raise _Bad("unexpected APPEND argument")
-        if not message.value:
-            raise _No("empty message")
+        if not messages or flags or when is not None:
+            raise _Bad("each message must be a literal, after its optional flags and date")
         if await store.folder(name) is None:
             raise _No("[TRYCREATE] no such mailbox")
-        validity, uid = await store.append(
-            "INBOX" if name.upper() == "INBOX" else name, message.value, flags, when
-        )
-        await self._done(c, f"[APPENDUID {validity} {uid}] APPEND completed")
+        validity, uids = await store.append(name, messages)
+        await self._done(c, f"[APPENDUID {validity} {compress(uids)}] APPEND completed")
 
     async def cmd_status(self, c: Command) -> None:
         store = self._require_auth()
