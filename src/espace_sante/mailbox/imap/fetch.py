@@ -3,6 +3,8 @@ from the stored metadata and, for body sections, the raw message and its part of
 
 from __future__ import annotations
 
+import binascii
+import quopri
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +22,7 @@ MACROS = {
     "FULL": ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"],
 }
 _SECTION_ITEM = re.compile(
-    r"^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK)\[([^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$",
+    r"^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK|BINARY\.SIZE)\[([^\]]*)\](?:<(\d{1,10})\.(\d{1,10})>)?$",
     re.I,
 )
 _PART = re.compile(
@@ -38,6 +40,7 @@ class SectionItem:
     origin: int | None
     length: int | None
     label: str  # as echoed in the response, without the partial length
+    binary: str = ""  # "" (BODY), "BINARY" (decoded content), "SIZE" (its decoded size)
 
     @property
     def sets_seen(self) -> bool:
@@ -73,12 +76,65 @@ def parse_items(token: Token) -> list[FetchItem]:
                 raise ParseError(f"unknown fetch item {t.value[:40]}")
             origin = int(m.group(3)) if m.group(3) is not None else None
             length = int(m.group(4)) if m.group(4) is not None else None
-            if m.group(1).upper().startswith("BINARY"):
-                raise ParseError("BINARY is not supported")
-            items.append(_section(m.group(1).upper(), m.group(2), origin, length))
+            kind = m.group(1).upper()
+            if kind.startswith("BINARY"):
+                items.append(_binary(kind, m.group(2), origin, length))
+            else:
+                items.append(_section(kind, m.group(2), origin, length))
     if "UID" not in items:
         items.insert(0, "UID")  # UID FETCH always answers it; harmless for FETCH
     return items
+
+
+def _binary(kind: str, spec: str, origin: int | None, length: int | None) -> SectionItem:
+    """BINARY[part]<partial>, BINARY.PEEK, BINARY.SIZE[part] (RFC 3516): part numbers only."""
+    if spec and not re.fullmatch(r"\d{1,5}(?:\.\d{1,5}){0,30}", spec):
+        raise ParseError(f"invalid BINARY section {spec[:40]}")
+    if kind == "BINARY.SIZE":
+        if origin is not None:
+            raise ParseError("BINARY.SIZE takes no partial")
+        return SectionItem(True, spec, "", (), None, None, f"BINARY.SIZE[{spec}]", "SIZE")
+    label = f"BINARY[{spec}]" + (f"<{origin}>" if origin is not None else "")
+    return SectionItem(kind.endswith("PEEK"), spec, "", (), origin, length, label, "BINARY")
+
+
+class UnknownTransferEncoding(ValueError):
+    """BINARY of a part whose Content-Transfer-Encoding we cannot undo."""
+
+
+def decode_part(raw: bytes, row: MessageRow, item: SectionItem) -> bytes | None:
+    """The content of a part with its transfer encoding undone (RFC 3516 §4.2)."""
+    if not item.part:
+        return section_bytes(raw, row, item)
+    where = row.meta.part_offsets.get(item.part)
+    if where is None and item.part == "1" and not _multipart(row):
+        whole = row.meta.part_offsets.get("", [0, row.meta.header_size, len(raw)])
+        where = whole
+    if where is None:
+        return None
+    start, body, end = where
+    cte = _header_value(raw[start:body], b"content-transfer-encoding").lower() or "7bit"
+    data = raw[body:end]
+    if cte in ("7bit", "8bit", "binary"):
+        return data
+    if cte == "base64":
+        return binascii.a2b_base64(re.sub(rb"[^A-Za-z0-9+/=]", b"", data) or b"")
+    if cte == "quoted-printable":
+        return quopri.decodestring(data)
+    raise UnknownTransferEncoding(cte)
+
+
+def _header_value(header: bytes, name: bytes) -> str:
+    for field in _header_fields(header):
+        key, _, value = field.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip().decode("ascii", "replace")
+    return ""
+
+
+def literal8(data: bytes) -> bytes:
+    """``~{n}`` when the data holds NUL (RFC 3516), a plain literal otherwise."""
+    return (b"~" if b"\0" in data else b"") + literal(data)
 
 
 def _section(

@@ -541,8 +541,22 @@ class ImapSession:
                     continue
                 if raw is None:
                     raw = await store.raw(row)
-                data = fetch.section_bytes(raw, row, item)
-                value = b"NIL" if data is None else fetch.literal(fetch.apply_partial(data, item))
+                if item.binary:
+                    try:
+                        data = fetch.decode_part(raw, row, item)
+                    except fetch.UnknownTransferEncoding as exc:
+                        raise _No("[UNKNOWN-CTE] cannot decode this part") from exc
+                    if data is None:
+                        raise _No("[NONEXISTENT] no such part")
+                    if item.binary == "SIZE":
+                        parts.append(f"{item.label} {len(data)}".encode())
+                        continue
+                    value = fetch.literal8(fetch.apply_partial(data, item))
+                else:
+                    data = fetch.section_bytes(raw, row, item)
+                    value = (
+                        b"NIL" if data is None else fetch.literal(fetch.apply_partial(data, item))
+                    )
                 parts.append(item.label.encode() + b" " + value)
                 if item.sets_seen and not sel.readonly and "\\Seen" not in row.flags:
                     to_mark.append(row)
