@@ -69,7 +69,8 @@ async def _start(
             if proc.returncode is not None:
                 break
             await asyncio.sleep(0.1)
-    proc.kill()
+    if proc.returncode is None:
+        proc.kill()
     out = (await proc.stdout.read()).decode() if proc.stdout else ""
     raise AssertionError(f"serve did not start: {out}")
 
