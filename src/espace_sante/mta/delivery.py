@@ -40,6 +40,7 @@ from espace_sante.records import xdm
 from espace_sante.records.deposit import NewDocument, deposit_documents
 from espace_sante.storage.blobs import StoredBlob
 from espace_sante.storage.engine import transaction
+from espace_sante.storage.outbox import outbound_row
 from espace_sante.storage.runtime import Storage
 from espace_sante.storage.schema import Blob, Delivery, OutboundMessage
 
@@ -433,16 +434,13 @@ class Delivering:
             problems=rec.problems,
             hostname=settings.hostname,
         )
-        return OutboundMessage(
-            account_id=rec.patient.account_id,
+        return outbound_row(
             kind="xdm_error_notice",
             mail_from="",
             rcpt_to=p.sender,
             raw=raw,
-            status="queued",
-            attempts=0,
-            next_attempt_at=at,
-            created_at=at,
+            account_id=rec.patient.account_id,
+            at=at,
         )
 
     def _discard_blobs(self, p: PreparedMessage) -> None:
