@@ -6,8 +6,8 @@ BIN     = $(VENV)/bin
 export ESPACE_DATA_DIR ?= ./var
 
 # Debian packages the tests talk to (real clients and peers).
-TEST_DEBS = swaks dovecot-imapd postfix isync curl
-TEST_CMDS = swaks dovecot postfix mbsync curl
+TEST_DEBS = swaks dovecot-imapd postfix isync curl mutt
+TEST_CMDS = swaks dovecot postfix mbsync curl mutt
 
 .PHONY: run install install-test system-deps init demo serve test lint bench clean
 

@@ -4,11 +4,15 @@ a silent client; none of them blocks the others or grows our memory without boun
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import time
 from dataclasses import replace
 
+import pytest
+
 from espace_sante.config import Settings
+from espace_sante.mailbox.imap.mailstore import AccountMailStore
 from espace_sante.mailbox.imap.server import ImapListener
 from espace_sante.mta.tls import DevPki
 from espace_sante.storage.runtime import Storage
@@ -89,3 +93,43 @@ async def test_a_silent_client_is_logged_out(
         writer.close()
     finally:
         await listener.stop()
+
+
+async def test_an_internal_error_is_logged_without_message_contents(
+    imap: ImapListener,
+    client_tls: ssl.SSLContext,
+    mailbox: Mailbox,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failure while serving a message answers NO [SERVERBUG], keeps the session, and logs
+    where it happened — not the exception's message, which here quotes the mail."""
+    secret = "Diagnostic : carcinome"
+
+    async def failing_raw(self: AccountMailStore, row: object) -> bytes:
+        raise ValueError(f"cannot decode {secret!r}")
+
+    monkeypatch.setattr(AccountMailStore, "raw", failing_raw)
+    reader, writer = await _greeted(imap.tls_port, client_tls)
+
+    async def command(line: str) -> list[bytes]:
+        tag = line.split()[0].encode()
+        writer.write(line.encode() + b"\r\n")
+        out = [await asyncio.wait_for(reader.readline(), 10)]
+        while not out[-1].startswith(tag + b" "):
+            out.append(await asyncio.wait_for(reader.readline(), 10))
+        return out
+
+    caplog.set_level(logging.INFO, logger="espace_sante")
+    await command(f"a LOGIN {mailbox.address} {mailbox.password}")
+    await command("b SELECT INBOX")
+    failed = await command("c FETCH 1 BODY[]")
+    assert failed[-1].startswith(b"c NO [SERVERBUG]")
+    assert (await command("d NOOP"))[-1].startswith(b"d OK")  # the session goes on
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    line = errors[0].getMessage()
+    assert "FETCH failed" in line and "ValueError" in line and "failing_raw" in line
+    logged = caplog.text + "".join(str(r.exc_info) for r in caplog.records)
+    assert "carcinome" not in logged and "Compte rendu" not in logged
+    writer.close()

@@ -84,8 +84,12 @@ class AccountMailStore:
             return {name for (name,) in rows if not name.startswith(TOMBSTONE)}
 
     async def create_folder(self, name: str) -> None:
-        """A new folder; its UIDVALIDITY is above every one this account ever had (deleted
-        folders stay as tombstones for that), so a re-created name never reuses one."""
+        """A new folder, and its missing parents (RFC 9051 §6.3.4); its UIDVALIDITY is above
+        every one this account ever had (deleted folders stay as tombstones for that), so a
+        re-created name never reuses one."""
+        parts = name.split("/")
+        if any(not p for p in parts):
+            raise FolderError("[CANNOT] empty level in the mailbox name")
         async with transaction(self.storage.sessions) as s:
             if await self._by_name(s, name) is not None:
                 raise FolderError("[ALREADYEXISTS] the mailbox already exists")
@@ -94,21 +98,27 @@ class AccountMailStore:
                     select(func.max(Folder.uidvalidity)).where(Folder.account_id == self.account_id)
                 )
             ).scalar() or 0
-            s.add(
-                Folder(
-                    account_id=self.account_id,
-                    name=name,
-                    special_use=None,
-                    uidvalidity=max(int(time.time()), highest + 1),
-                    uidnext=1,
-                    highest_modseq=1,
-                    subscribed=True,
+            uidvalidity = max(int(time.time()), highest + 1)
+            for depth in range(1, len(parts) + 1):
+                path = "/".join(parts[:depth])
+                if depth < len(parts) and await self._by_name(s, path) is not None:
+                    continue
+                s.add(
+                    Folder(
+                        account_id=self.account_id,
+                        name=path,
+                        special_use=None,
+                        uidvalidity=uidvalidity,
+                        uidnext=1,
+                        highest_modseq=1,
+                        subscribed=True,
+                    )
                 )
-            )
-            await audit.append(
-                s, account_id=self.account_id, actor=f"account:{self.account_id}",
-                action="folder.created", detail={"name": name},
-            )  # fmt: skip
+                uidvalidity += 1
+                await audit.append(
+                    s, account_id=self.account_id, actor=f"account:{self.account_id}",
+                    action="folder.created", detail={"name": path},
+                )  # fmt: skip
 
     async def delete_folder(self, name: str) -> None:
         """Delete a folder and its messages; the default folders cannot be deleted."""
@@ -420,7 +430,7 @@ class AccountMailStore:
             return target.uidvalidity, [m.uid for m in rows], new_uids
 
     async def status(self, folder: FolderInfo) -> dict[str, int]:
-        """MESSAGES, UNSEEN, UIDNEXT, UIDVALIDITY, HIGHESTMODSEQ and SIZE of a folder."""
+        """MESSAGES, UNSEEN, UIDNEXT, UIDVALIDITY, HIGHESTMODSEQ, SIZE, DELETED of a folder."""
         async with self.storage.sessions() as s:
             rows = (
                 await s.execute(
@@ -437,6 +447,7 @@ class AccountMailStore:
             "UIDVALIDITY": folder.uidvalidity,
             "HIGHESTMODSEQ": modseq,
             "SIZE": sum(int(r.size) for r in rows),
+            "DELETED": sum(1 for r in rows if "\\Deleted" in r.flags.split()),
             "RECENT": 0,
         }
 

@@ -9,6 +9,7 @@ import ssl
 
 from espace_sante.accounts.tokens import TokenSigner
 from espace_sante.config import Settings
+from espace_sante.mailbox.imap.errors import log_failure
 from espace_sante.mailbox.imap.session import ImapSession
 from espace_sante.storage.runtime import Storage
 
@@ -71,8 +72,8 @@ class ImapListener:
         )
         try:
             await session.run()
-        except Exception:
-            log.exception("imap: session ended by an error")
+        except Exception as exc:
+            log_failure(log, "imap: session ended by an error", exc)
         finally:
             self._sessions.discard(task)
             with contextlib.suppress(Exception):

@@ -28,7 +28,8 @@ from typing import Any
 from espace_sante.accounts import throttle
 from espace_sante.accounts.app_passwords import account_by_address, check_app_password
 from espace_sante.accounts.tokens import TokenError, TokenSigner
-from espace_sante.mailbox.imap import fetch, search
+from espace_sante.mailbox.imap import fetch, mutf7, search
+from espace_sante.mailbox.imap.errors import log_failure
 from espace_sante.mailbox.imap.mailstore import (
     AccountMailStore,
     FolderError,
@@ -116,6 +117,7 @@ class ImapSession:
         self.sleep = sleep
         self.signer = signer
         self.condstore = False  # RFC 7162: enabled by ENABLE or the first CONDSTORE use
+        self.rev2 = False  # RFC 9051 responses, after ENABLE IMAP4rev2
         self.saved_uids: list[int] = []  # RFC 5182 SEARCHRES "$"
         self.account_id: int | None = None
         self.address = ""
@@ -145,6 +147,7 @@ class ImapSession:
                         return
                     continue
                 except ParseError as exc:
+                    log.info("imap: BAD from %s: %s", self.remote, exc.reason)
                     await self._send(f"{exc.tag or '*'} BAD {exc.reason}")
                     continue
                 await self._handle(raw)
@@ -174,8 +177,8 @@ class ImapSession:
             await self._send(f"{command.tag} BAD {exc}")
         except (_Logout, ConnectionDropped, ConnectionError):
             raise
-        except Exception:
-            log.exception("imap: %s failed for account %s", command.name, self.account_id)
+        except Exception as exc:
+            log_failure(log, f"imap: {command.name} failed for account {self.account_id}", exc)
             await self._send(f"{command.tag} NO [SERVERBUG] internal error, try again later")
 
     async def _send(self, line: str | bytes) -> None:
@@ -187,7 +190,7 @@ class ImapSession:
         await self._send("+ Ready for literal data")
 
     def _capabilities(self) -> str:
-        caps = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "UNSELECT"]
+        caps = ["IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "UNSELECT"]
         if self.account_id is not None:
             caps += [
                 "NAMESPACE",
@@ -198,6 +201,14 @@ class ImapSession:
                 "ENABLE",
                 "CONDSTORE",
                 "SORT",
+                "CHILDREN",
+                "ESEARCH",
+                "SEARCHRES",
+                "LIST-EXTENDED",
+                "LIST-STATUS",
+                "MULTIAPPEND",
+                "BINARY",
+                "STATUS=SIZE",
             ]
         if self.account_id is None:
             if self.secure:
@@ -205,6 +216,40 @@ class ImapSession:
             else:
                 caps += ["STARTTLS", "LOGINDISABLED"]
         return " ".join(caps)
+
+    # -- mailbox names: modified UTF-7 for IMAP4rev1 clients, UTF-8 once IMAP4rev2 is enabled --
+
+    def _name_in(self, token: Token, strip_separator: bool = False) -> str:
+        """The stored (Unicode) name of a mailbox name a client sent."""
+        text = self._pattern_in(token)
+        return _mailbox_name(text.rstrip("/") if strip_separator else text)
+
+    def _pattern_in(self, token: Token) -> str:
+        if isinstance(token, String):
+            try:
+                text = token.value.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _Bad("mailbox name is not UTF-8") from exc
+        else:
+            text = _astring(token)
+        if self.rev2 or not text.isascii():
+            return text  # IMAP4rev2, or a rev1 client sending UTF-8 anyway
+        try:
+            return mutf7.decode(text)
+        except mutf7.MUtf7Error as exc:
+            raise _Bad(f"invalid modified UTF-7 mailbox name: {exc}") from exc
+
+    def _name_out(self, name: str) -> str:
+        return imap_quote(name if self.rev2 else mutf7.encode(name))
+
+    async def _list_line(self, store: AccountMailStore, folder: FolderInfo) -> str:
+        """The LIST response of one folder, as SELECT sends it under IMAP4rev2."""
+        names = {f.name for f in await store.folders()}
+        children = any(n.startswith(folder.name + "/") for n in names)
+        attrs = ["\\HasChildren" if children else "\\HasNoChildren"]
+        if folder.special_use:
+            attrs.append(folder.special_use)
+        return f'* LIST ({" ".join(attrs)}) "/" {self._name_out(folder.name)}'
 
     # -- any state ------------------------------------------------------------------------------
 
@@ -376,11 +421,11 @@ class ImapSession:
             args = args[:2]
         if len(args) != 2:
             raise _Bad(f"{c.name} takes a reference and a pattern")
-        reference = _astring(args[0])
+        reference = self._pattern_in(args[0])
         patterns = (
-            [_astring(t) for t in args[1].items]
+            [self._pattern_in(t) for t in args[1].items]
             if isinstance(args[1], ParenList)
-            else [_astring(args[1])]
+            else [self._pattern_in(args[1])]
         )
         if patterns == [""]:
             await self._send(f'* {c.name} (\\Noselect) "/" ""')
@@ -407,7 +452,7 @@ class ImapSession:
                 attrs.append("\\Subscribed")
             if folder.special_use:
                 attrs.append(folder.special_use)
-            name = imap_quote(folder.name)
+            name = self._name_out(folder.name)
             await self._send(f'* {c.name} ({" ".join(attrs)}) "/" {name}')
             if status_items:
                 values = await store.status(folder)
@@ -422,7 +467,7 @@ class ImapSession:
         store = self._require_auth()
         if len(c.args) != 1:
             raise _Bad("CREATE takes a mailbox name")
-        name = _mailbox_name(_astring(c.args[0]).rstrip("/"))
+        name = self._name_in(c.args[0], strip_separator=True)
         if name == "INBOX" or "%" in name or "*" in name or "//" in name or name.startswith("/"):
             raise _No("[CANNOT] invalid mailbox name")
         await self._folder_op(c, store.create_folder(name))
@@ -431,7 +476,7 @@ class ImapSession:
         store = self._require_auth()
         if len(c.args) != 1:
             raise _Bad("DELETE takes a mailbox name")
-        name = _mailbox_name(_astring(c.args[0]))
+        name = self._name_in(c.args[0])
         if self.selected is not None and self.selected.folder.name == name:
             self.selected = None
         await self._folder_op(c, store.delete_folder(name))
@@ -440,7 +485,7 @@ class ImapSession:
         store = self._require_auth()
         if len(c.args) != 2:
             raise _Bad("RENAME takes two mailbox names")
-        old, new = (_mailbox_name(_astring(a)) for a in c.args)
+        old, new = (self._name_in(a) for a in c.args)
         if new == "INBOX" or "%" in new or "*" in new:
             raise _No("[CANNOT] invalid new name")
         await self._folder_op(c, store.rename_folder(old, new))
@@ -449,7 +494,7 @@ class ImapSession:
         store = self._require_auth()
         if len(c.args) != 1:
             raise _Bad(f"{c.name} takes a mailbox name")
-        name = _mailbox_name(_astring(c.args[0]))
+        name = self._name_in(c.args[0])
         await self._folder_op(c, store.set_subscribed(name, subscribed))
 
     async def cmd_unsubscribe(self, c: Command) -> None:
@@ -468,9 +513,11 @@ class ImapSession:
             self.condstore = True
         elif len(c.args) != 1:
             raise _Bad(f"{c.name} takes a mailbox name and optionally (CONDSTORE)")
+        if self.selected is not None and self.rev2:
+            await self._send("* OK [CLOSED] previous mailbox closed")
         self.selected = None
         self.saved_uids = []
-        folder = await store.folder(_astring(c.args[0]))
+        folder = await store.folder(self._name_in(c.args[0]))
         if folder is None:
             raise _No("[NONEXISTENT] no such mailbox")
         state = await store.state(folder.id)
@@ -478,11 +525,14 @@ class ImapSession:
         self.selected = Selected(folder, readonly, messages, state)
         unseen = next((i for i, m in enumerate(messages, 1) if "\\Seen" not in m.flags), None)
         await self._send(f"* {len(messages)} EXISTS")
-        await self._send("* 0 RECENT")
+        if self.rev2:
+            await self._send(await self._list_line(store, folder))
+        else:
+            await self._send("* 0 RECENT")
         await self._send(f"* FLAGS ({SYSTEM_FLAGS})")
         permanent = "" if readonly else f"{SYSTEM_FLAGS} \\*"
         await self._send(f"* OK [PERMANENTFLAGS ({permanent})] flags")
-        if unseen is not None:
+        if unseen is not None and not self.rev2:  # RFC 9051 dropped UNSEEN
             await self._send(f"* OK [UNSEEN {unseen}] first unseen")
         await self._send(f"* OK [UIDVALIDITY {folder.uidvalidity}] UIDs valid")
         await self._send(f"* OK [UIDNEXT {folder.uidnext}] predicted next UID")
@@ -701,7 +751,7 @@ class ImapSession:
         if len(c.args) != 2 or not isinstance(c.args[0], Atom):
             raise _Bad(f"{c.name} takes a sequence set and a mailbox")
         targets = self._targets(sel, SequenceSet.parse(c.args[0].value), by_uid)
-        destination = _mailbox_name(_astring(c.args[1]))
+        destination = self._name_in(c.args[1])
         try:
             validity, source, created = await store.copy(
                 sel.folder.id, [row.uid for _, row in targets], destination, move
@@ -732,7 +782,7 @@ class ImapSession:
         args = list(c.args)
         if len(args) < 2:
             raise _Bad("APPEND takes a mailbox, optional flags and date, and a message literal")
-        name = _mailbox_name(_astring(args.pop(0)))
+        name = self._name_in(args.pop(0))
         messages: list[tuple[bytes, list[str], datetime | None]] = []
         flags: list[str] = []
         when: datetime | None = None
@@ -759,7 +809,7 @@ class ImapSession:
         store = self._require_auth()
         if len(c.args) != 2 or not isinstance(c.args[1], ParenList):
             raise _Bad("STATUS takes a mailbox and a list of items")
-        folder = await store.folder(_mailbox_name(_astring(c.args[0])))
+        folder = await store.folder(self._name_in(c.args[0]))
         if folder is None:
             raise _No("[NONEXISTENT] no such mailbox")
         values = await store.status(folder)
@@ -768,7 +818,7 @@ class ImapSession:
             if not isinstance(item, Atom) or item.upper not in values:
                 raise _Bad("unknown STATUS item")
             wanted.append(f"{item.upper} {values[item.upper]}")
-        await self._send(f"* STATUS {imap_quote(folder.name)} ({' '.join(wanted)})")
+        await self._send(f"* STATUS {self._name_out(folder.name)} ({' '.join(wanted)})")
         await self._done(c)
 
     async def cmd_search(self, c: Command, by_uid: bool = False) -> None:
@@ -792,6 +842,8 @@ class ImapSession:
             if await predicate(candidate, len(sel.messages), largest_uid):
                 rows.append((seq, row))
         found = [row.uid if by_uid else seq for seq, row in rows]
+        if returns is None and self.rev2:  # RFC 9051 §7.3.4: ESEARCH replaces SEARCH
+            returns = ["ALL"]
         if returns is None:
             await self._send("* SEARCH" + "".join(f" {n}" for n in found))
             await self._done(c)
@@ -881,6 +933,9 @@ class ImapSession:
             if a.upper == "CONDSTORE" and not self.condstore:
                 self.condstore = True
                 enabled.append("CONDSTORE")
+            elif a.upper == "IMAP4REV2" and not self.rev2:
+                self.rev2 = True
+                enabled.append("IMAP4rev2")
         await self._send("* ENABLED" + "".join(f" {name}" for name in enabled))
         await self._send(f"{c.tag} OK ENABLE completed")
 
@@ -904,7 +959,9 @@ _NO_EXPUNGE_DURING = {"FETCH", "STORE", "SEARCH", "SORT"}
 
 
 _RETURN_OPTIONS = ("MIN", "MAX", "COUNT", "ALL", "SAVE")
-_STATUS_ITEMS = ("MESSAGES", "UNSEEN", "UIDNEXT", "UIDVALIDITY", "HIGHESTMODSEQ", "SIZE", "RECENT")
+_STATUS_ITEMS = (
+    "MESSAGES", "UNSEEN", "UIDNEXT", "UIDVALIDITY", "HIGHESTMODSEQ", "SIZE", "RECENT", "DELETED"
+)  # fmt: skip
 
 
 def _option(token: Token) -> str:
