@@ -150,3 +150,26 @@ def test_app_password_add_list_revoke(env: dict[str, str]) -> None:
     assert unknown.returncode != 0 and "no account" in unknown.stderr
     bad_id = cli(env, "app-password", "revoke", address, "99")
     assert bad_id.returncode != 0 and "no app password 99" in bad_id.stderr
+
+
+def test_guardian_add_list_revoke(env: dict[str, str]) -> None:
+    assert cli(env, "init").returncode == 0
+    common = ["--oid", "1.2.250.1.213.1.4.11", "--sex", "F", "--birthplace", "69123"]
+    people = {}
+    for name, prefix, born in (("parent", "2800175123456", "1980-01-15"),
+                               ("child", "2150675123999", "2015-06-01")):  # fmt: skip
+        made = cli(env, "patient", "add", *common, "--family-name", "Petit", "--given-names",
+                   name, "--birth-date", born, "--ins", valid_nir(prefix))  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        people[name] = made.stdout.strip().splitlines()[0]
+    added = cli(env, "guardian", "add", people["child"], people["parent"])
+    assert added.returncode == 0, added.stderr
+    assert "until the majority" in added.stdout
+    listed = cli(env, "guardian", "list", people["parent"]).stdout
+    assert people["child"] in listed and "in force" in listed
+    adult = cli(env, "guardian", "add", people["parent"], people["child"])
+    assert adult.returncode == 1 and "not a minor" in adult.stderr
+    assert cli(env, "guardian", "revoke", people["child"], people["parent"]).stdout.strip() == (
+        "revoked"
+    )
+    assert "revoked" in cli(env, "guardian", "list", people["child"]).stdout

@@ -9,6 +9,7 @@ import click
 
 from espace_sante.cli.app_password_cmds import app_password
 from espace_sante.cli.context import open_storage, run, settings_or_exit
+from espace_sante.cli.guardian_cmds import guardian
 from espace_sante.cli.reference_cmds import allowlist, directory
 from espace_sante.config import Settings
 
@@ -213,5 +214,6 @@ def demo() -> None:
 main.add_command(directory)
 main.add_command(allowlist)
 main.add_command(app_password)
+main.add_command(guardian)
 
 __all__ = ["main", "date"]

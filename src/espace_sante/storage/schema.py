@@ -95,6 +95,21 @@ class Patient(Base):
     __table_args__ = (UniqueConstraint("ins", name="uq_patients_ins"),)
 
 
+class Guardianship(Base):
+    """A guardian's right to act for a dependant's space (the row belongs to the dependant)."""
+
+    __tablename__ = "guardianships"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    guardian_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    __table_args__ = (
+        UniqueConstraint("account_id", "guardian_account_id", name="uq_guardianships_pair"),
+    )
+
+
 class Professional(Base):
     """One mailbox of the national MSSanté directory (extraction_correspondance_mssante)."""
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from espace_sante.accounts import throttle
+from espace_sante import audit
+from espace_sante.accounts import guardians, throttle
 from espace_sante.accounts.app_passwords import account_by_address, check_app_password
 from espace_sante.accounts.tokens import TokenError, TokenSigner
 from espace_sante.mailbox.imap import fetch, mutf7, search
@@ -54,6 +55,7 @@ from espace_sante.mailbox.imapmeta import imap_quote
 from espace_sante.policy import login
 from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
+from espace_sante.storage.schema import Account
 
 log = logging.getLogger(__name__)
 
@@ -309,9 +311,8 @@ class ImapSession:
             if len(parts) != 3:
                 raise _Bad("malformed PLAIN response")
             authzid, user, password = (p.decode("utf-8", "replace") for p in parts)
-            if authzid and authzid.lower() != user.lower():
-                raise _No("[AUTHORIZATIONFAILED] acting for another account is not allowed")
-            await self._authenticate(c, user, password)
+            acting_for = authzid if authzid and authzid.lower() != user.lower() else None
+            await self._authenticate(c, user, password, acting_for)
             return
         user, token = _bearer(mechanism, decoded)
         await self._authenticate_token(c, mechanism, user, token)
@@ -362,7 +363,11 @@ class ImapSession:
         if not self.secure:
             raise _No("[PRIVACYREQUIRED] use STARTTLS first")
 
-    async def _authenticate(self, c: Command, user: str, password: str) -> None:
+    async def _authenticate(
+        self, c: Command, user: str, password: str, acting_for: str | None = None
+    ) -> None:
+        """Check an app password; with ``acting_for`` (the SASL authorization identity), the
+        authenticated guardian then opens that dependant's mailbox, if the guardianship allows."""
         async with transaction(self.storage.sessions) as session:
             account = await account_by_address(session, user)
             if account is None or account.status not in ("active",):
@@ -387,11 +392,27 @@ class ImapSession:
             await self.sleep(login.failure_delay(state.failures if state else 1))
             log.info("imap: failed login from %s", self.remote)
             raise _No("[AUTHENTICATIONFAILED] invalid credentials")
+        if acting_for is not None:
+            account = await self._act_for(account, acting_for)
+            account_id = account.id
         self.account_id = account_id
         self.address = account.address
         self.store = AccountMailStore(self.storage, account_id)
         log.info("imap: account %s logged in from %s", account_id, self.remote)
         await self._send(f"{c.tag} OK [CAPABILITY {self._capabilities()}] logged in")
+
+    async def _act_for(self, guardian: Account, dependant_address: str) -> Account:
+        async with transaction(self.storage.sessions) as session:
+            dependant = await guardians.may_act_for(session, guardian, dependant_address)
+            if dependant is not None:
+                await audit.append(
+                    session, account_id=dependant.id, actor=f"account:{guardian.id}",
+                    action="mailbox.guardian_login", detail={"service": "imap"},
+                )  # fmt: skip
+        if dependant is None:
+            log.info("imap: account %s may not act for another account", guardian.id)
+            raise _No("[AUTHORIZATIONFAILED] not allowed to act for this account")
+        return dependant
 
     # -- authenticated --------------------------------------------------------------------------
 
