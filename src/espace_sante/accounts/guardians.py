@@ -57,9 +57,7 @@ async def add_guardian(
     row = await _row(session, dependant.id, guardian.id)
     now = datetime.now(UTC)
     if row is None:
-        row = Guardianship(
-            account_id=dependant.id, guardian_account_id=guardian.id, granted_at=now
-        )
+        row = Guardianship(account_id=dependant.id, guardian_account_id=guardian.id, granted_at=now)
         session.add(row)
     row.ends_on = ends_on
     row.revoked_at = None
@@ -154,3 +152,30 @@ async def _birth_date(session: AsyncSession, account_id: int) -> date | None:
 
 def _info(row: Guardianship, dependant: str, guardian: str) -> GuardianshipInfo:
     return GuardianshipInfo(dependant, guardian, row.granted_at, row.ends_on, row.revoked_at)
+
+
+async def guardians_in_force(
+    session: AsyncSession, dependant_id: int, today: date | None = None
+) -> list[Account]:
+    """The guardians who may act for the dependant today (for notices, the profile switch)."""
+    today = today or datetime.now(UTC).date()
+    birth = await _birth_date(session, dependant_id)
+    if birth is None:
+        return []
+    rows = (
+        await session.execute(
+            select(Guardianship, Account)
+            .join(Account, Account.id == Guardianship.guardian_account_id)
+            .where(Guardianship.account_id == dependant_id)
+        )
+    ).all()
+    return [
+        guardian
+        for row, guardian in rows
+        if may_act(
+            GuardianshipFacts(
+                birth, row.ends_on, row.revoked_at is not None, guardian.status == "active"
+            ),
+            today,
+        )  # fmt: skip
+    ]

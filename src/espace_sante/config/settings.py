@@ -71,6 +71,21 @@ class ImapSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """Notices to patients' personal inboxes (never any health data)."""
+
+    #: Seconds after the first new item before the notice goes: what else arrives meanwhile joins
+    #: it (ten messages in a minute make one notice).
+    batch_seconds: int = 60
+    #: The sender of notices (a no-reply address of the operator).
+    sender: str = "ne-pas-repondre@espace-sante.localhost"
+    #: The page the notice links to, where the patient logs in.
+    portal_url: str = "http://127.0.0.1:8000/"
+    #: Seconds between two looks for due notices and read receipts.
+    poll_seconds: int = 5
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration."""
 
@@ -80,6 +95,7 @@ class Settings:
     mssante: MssanteSettings = field(default_factory=MssanteSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     imap: ImapSettings = field(default_factory=ImapSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -223,6 +239,16 @@ def _validate(s: Settings) -> None:
     if not 1024 <= s.mssante.max_message_size <= 1024 * 1024 * 1024:
         raise ConfigError(
             f"mssante.max_message_size: expected 1 KiB..1 GiB, got {s.mssante.max_message_size}"
+        )
+    if not 1 <= s.notify.batch_seconds <= 86400:
+        raise ConfigError(f"notify.batch_seconds: expected 1..86400, got {s.notify.batch_seconds}")
+    if not 1 <= s.notify.poll_seconds <= 3600:
+        raise ConfigError(f"notify.poll_seconds: expected 1..3600, got {s.notify.poll_seconds}")
+    if s.notify.sender.count("@") != 1 or any(c in s.notify.sender for c in " <>\r\n"):
+        raise ConfigError(f"notify.sender: not an e-mail address: {s.notify.sender!r}")
+    if not s.notify.portal_url.startswith(("https://", "http://")):
+        raise ConfigError(
+            f"notify.portal_url: expected an http(s) URL, got {s.notify.portal_url!r}"
         )
     domain = s.mssante.patient_domain
     if not domain or "@" in domain or " " in domain or "." not in domain:

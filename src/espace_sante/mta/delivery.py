@@ -28,12 +28,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from espace_sante import audit
+from espace_sante.accounts.allowlist import is_domain_allowed
 from espace_sante.accounts.conversations import record_professional_message
 from espace_sante.accounts.patients import PatientRecord
 from espace_sante.mailbox import imapmeta
+from espace_sante.mailbox.read_receipts import request_receipt
 from espace_sante.mailbox.store import append_message
 from espace_sante.mta import notices
 from espace_sante.mta.attachments import Attachment, find_attachments
+from espace_sante.notify import record_arrival
 from espace_sante.policy import conversation as conv_rules
 from espace_sante.policy import headers as mss_headers
 from espace_sante.records import xdm
@@ -88,6 +91,7 @@ class PreparedMessage:
     closing: bool
     mss_ins: str | None
     mss_codecda: str | None
+    receipt_to: str | None  # Disposition-Notification-To, when it may be honoured
     meta_json: str
     meta: imapmeta.MessageMeta
     recipients: list[PreparedRecipient]
@@ -134,9 +138,15 @@ class Delivering:
         closing = conv_rules.is_closing_message(subject, _header_text(parsed, "X-MSS-MES") or None)
         attachments, warnings = find_attachments(parsed)
         ciphers = {}
+        receipt_to = first_address(parsed, "Disposition-Notification-To")
         async with self.storage.sessions() as session:
             for r in recipients:
                 ciphers[r.account_id] = await self.storage.cipher_for(session, r.account_id)
+            if receipt_to is not None and not await is_domain_allowed(
+                session, receipt_to.rsplit("@", 1)[-1]
+            ):
+                warnings.append("read receipt asked for outside the trust space: not honoured")
+                receipt_to = None
         prepared_recipients = []
         for r in recipients:
             cipher = ciphers[r.account_id]
@@ -166,6 +176,7 @@ class Delivering:
             closing=closing,
             mss_ins=None if ins_flag is None else ("O" if ins_flag else "N"),
             mss_codecda=_header_text(parsed, "X-MSS-CODECDA") or None,
+            receipt_to=receipt_to,
             meta_json=imapmeta.to_json(meta),
             meta=meta,
             recipients=prepared_recipients,
@@ -398,6 +409,23 @@ class Delivering:
                 message_row_id=stored.row_id,
                 at=received_at,
                 audit_events=events,
+            )
+            if p.receipt_to is not None:
+                request_receipt(
+                    session,
+                    account_id=account_id,
+                    message_row_id=stored.row_id,
+                    notify_to=p.receipt_to,
+                    original_message_id=p.message_id[:998] if p.message_id else None,
+                    sent_date=p.sent_date,
+                    at=received_at,
+                )
+            await record_arrival(
+                session,
+                account_id,
+                at=received_at,
+                messages=1,
+                documents=sum(1 for d in rec.documents if not d.document.hidden_from_patient),
             )
             if rec.problems:
                 session.add(self._notice_row(p, rec, received_at))

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from espace_sante.config import Settings
 from espace_sante.mailbox.imap.server import ImapListener
+from espace_sante.mta.background import PeriodicWork
 from espace_sante.mta.inbound import InboundHandler
 from espace_sante.mta.smtpserver import GatewaySMTP
 from espace_sante.mta.tls import mail_client_context, server_context
@@ -131,12 +132,15 @@ async def serve_forever(settings: Settings, reuse_port: bool = False) -> None:
         imap.port,
         imap.tls_port,
     )
+    periodic = PeriodicWork(storage)
+    periodic.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("smtp inbound stopping (pid %d)", os.getpid())
+    await periodic.stop()
     await imap.stop()
     await listener.stop()
     await storage.close()

@@ -289,3 +289,37 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     __table_args__ = (UniqueConstraint("account_id", "seq", name="uq_audit_log_account_seq"),)
+
+
+class PendingNotification(Base):
+    """New items not yet announced to a patient's personal inbox (one row per account, so that
+    what arrives within the batching window makes a single notice)."""
+
+    __tablename__ = "pending_notifications"
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id"), primary_key=True, autoincrement=False
+    )
+    first_event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    last_event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    documents: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReadReceiptRequest(Base):
+    """A read receipt (RFC 8098 MDN) asked for by a message's Disposition-Notification-To:
+    requested at delivery, due when the patient first reads the message, sent once."""
+
+    __tablename__ = "read_receipt_requests"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    message_row_id: Mapped[int] = mapped_column(BigInteger)
+    notify_to: Mapped[str] = mapped_column(String(254))
+    original_message_id: Mapped[str | None] = mapped_column(String(998), nullable=True)
+    sent_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # requested | due | sent
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    __table_args__ = (
+        UniqueConstraint("account_id", "message_row_id", name="uq_read_receipt_requests_message"),
+    )

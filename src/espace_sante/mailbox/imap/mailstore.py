@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select
 from espace_sante import audit
 from espace_sante.mailbox import imapmeta
 from espace_sante.mailbox.imapmeta import MessageMeta, from_json
+from espace_sante.mailbox.read_receipts import mark_read
 from espace_sante.mailbox.store import DEFAULT_FOLDERS, append_message
 from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
@@ -258,6 +259,7 @@ class AccountMailStore:
         """
         result: dict[int, tuple[list[str], int]] = {}
         failed: list[int] = []
+        first_read: list[int] = []  # messages read now for the first time: receipts become due
         if not uids:
             return result, failed
         async with transaction(self.storage.sessions) as s:
@@ -288,7 +290,10 @@ class AccountMailStore:
                     folder.highest_modseq += 1
                     m.flags = " ".join(new)
                     m.modseq = folder.highest_modseq
+                    if "\\Seen" in new and "\\Seen" not in current:
+                        first_read.append(m.id)
                 result[m.uid] = (new, m.modseq)
+            await mark_read(s, self.account_id, first_read, datetime.now(UTC))
         return result, sorted(failed)
 
     async def add_flags(self, folder_id: int, rows: list[MessageRow], flags: list[str]) -> None:
