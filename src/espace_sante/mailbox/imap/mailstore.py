@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, func, select
 
 from espace_sante import audit
@@ -22,6 +24,8 @@ from espace_sante.storage.schema import Blob, Folder, Message
 MAX_FLAGS = 64
 #: Deleted folders are kept under this prefix (which no client can type) for their UIDVALIDITY.
 TOMBSTONE = "\x01deleted-"
+#: Decrypted messages kept per session (bytes).
+RECENT_BYTES = 8 * 1024 * 1024
 _DEFAULT_NAMES = {name for name, _ in DEFAULT_FOLDERS}
 
 
@@ -65,6 +69,9 @@ class AccountMailStore:
     def __init__(self, storage: Storage, account_id: int) -> None:
         self.storage = storage
         self.account_id = account_id
+        self._cipher: AESGCM | None = None
+        # The last few decrypted messages: clients often fetch a header, then the body.
+        self._recent: OrderedDict[str, bytes] = OrderedDict()
 
     async def folders(self) -> list[FolderInfo]:
         async with self.storage.sessions() as s:
@@ -225,10 +232,34 @@ class AccountMailStore:
             ]
 
     async def raw(self, row: MessageRow) -> bytes:
-        """The stored message, decrypted."""
+        """The stored message, decrypted (kept for the next few requests of this session)."""
+        cached = self._recent.get(row.blob_id)
+        if cached is not None:
+            self._recent.move_to_end(row.blob_id)
+            return cached
+        data = await self.storage.blobs.get(self.account_id, await self.cipher(), row.blob_id)
+        if len(data) <= RECENT_BYTES // 4:
+            self._recent[row.blob_id] = data
+            while sum(map(len, self._recent.values())) > RECENT_BYTES:
+                self._recent.popitem(last=False)
+        return data
+
+    async def cipher(self) -> AESGCM:
+        """The account's data-key cipher, read once per session."""
+        if self._cipher is None:
+            async with self.storage.sessions() as s:
+                self._cipher = await self.storage.cipher_for(s, self.account_id)
+        return self._cipher
+
+    async def flag_states(self, folder_id: int) -> dict[int, tuple[list[str], int]]:
+        """{uid: (flags, modseq)} of the folder, without the heavier columns (for resyncs)."""
         async with self.storage.sessions() as s:
-            cipher = await self.storage.cipher_for(s, self.account_id)
-        return await self.storage.blobs.get(self.account_id, cipher, row.blob_id)
+            rows = await s.execute(
+                select(Message.uid, Message.flags, Message.modseq).where(
+                    Message.account_id == self.account_id, Message.folder_id == folder_id
+                )
+            )
+            return {int(uid): (flags.split(), int(modseq)) for uid, flags, modseq in rows}
 
     # -- changes ------------------------------------------------------------------------------
 
@@ -334,8 +365,7 @@ class AccountMailStore:
     ) -> tuple[int, list[int]]:
         """Store messages given by the client (APPEND, MULTIAPPEND) all or none, in one
         transaction; returns (UIDVALIDITY, UIDs)."""
-        async with self.storage.sessions() as s:
-            cipher = await self.storage.cipher_for(s, self.account_id)
+        cipher = await self.cipher()
         prepared = []
         try:
             for raw, flags, when in messages:

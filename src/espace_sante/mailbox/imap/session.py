@@ -679,7 +679,7 @@ class ImapSession:
         state = await store.state(sel.folder.id)
         if state == sel.state:
             return
-        fresh = {m.uid: m for m in await store.messages(sel.folder.id)}
+        fresh = await store.flag_states(sel.folder.id)
         pending = False
         for index in range(len(sel.messages) - 1, -1, -1):
             if sel.messages[index].uid not in fresh:
@@ -690,12 +690,16 @@ class ImapSession:
                     pending = True
         for index, m in enumerate(sel.messages, 1):
             now = fresh.get(m.uid)
-            if now is not None and now.flags != m.flags:
-                m.flags, m.modseq = now.flags, now.modseq
+            if now is not None and now[0] != m.flags:
+                m.flags, m.modseq = now
                 mod = f" MODSEQ ({m.modseq})" if self.condstore else ""
                 await self._send(f"* {index} FETCH (FLAGS ({' '.join(m.flags)}) UID {m.uid}{mod})")
         last = sel.messages[-1].uid if sel.messages else 0
-        new = [m for uid, m in sorted(fresh.items()) if uid > last]
+        new = (
+            await store.messages(sel.folder.id, after_uid=last)
+            if any(uid > last for uid in fresh)
+            else []
+        )
         if new:
             sel.messages.extend(new)
             await self._send(f"* {len(sel.messages)} EXISTS")
