@@ -129,14 +129,30 @@ async def check_app_password(session: AsyncSession, account_id: int, secret: str
 
     Marks it used. Throttling is the caller's business (``accounts.throttle``).
     """
+    matched = await verify_app_password(session, account_id, secret)
+    if matched is not None:
+        await mark_used(session, matched)
+    return matched
+
+
+async def verify_app_password(session: AsyncSession, account_id: int, secret: str) -> int | None:
+    """Like :func:`check_app_password` but writes nothing: servers verify in a read session, so
+    the slow argon2 check never holds the database's write lock, then record the outcome in a
+    short write transaction (:func:`mark_used`, ``accounts.throttle``)."""
     candidate = normalise_secret(secret)
     if len(candidate) != SECRET_LETTERS:
         return None
     for row in await _live(session, account_id):
         if await asyncio.to_thread(_verify, row.password_hash, candidate):
-            row.last_used_at = datetime.now(UTC)
             return row.id
     return None
+
+
+async def mark_used(session: AsyncSession, password_id: int, at: datetime | None = None) -> None:
+    """Record that an app password was just used (shown by ``app-password list``)."""
+    row = await session.get(AppPassword, password_id)
+    if row is not None:
+        row.last_used_at = at or datetime.now(UTC)
 
 
 def _verify(digest: str, candidate: str) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 
 from espace_sante import audit
 from espace_sante.accounts import guardians, throttle
-from espace_sante.accounts.app_passwords import account_by_address, check_app_password
+from espace_sante.accounts.app_passwords import account_by_address, mark_used, verify_app_password
 from espace_sante.accounts.tokens import TokenError, TokenSigner
 from espace_sante.mailbox.imap import fetch, mutf7, search
 from espace_sante.mailbox.imap.errors import log_failure
@@ -368,7 +368,8 @@ class ImapSession:
     ) -> None:
         """Check an app password; with ``acting_for`` (the SASL authorization identity), the
         authenticated guardian then opens that dependant's mailbox, if the guardianship allows."""
-        async with transaction(self.storage.sessions) as session:
+        # Verify in a read session: argon2 must not hold the database's write lock.
+        async with self.storage.sessions() as session:
             account = await account_by_address(session, user)
             if account is None or account.status not in ("active",):
                 account_id = None
@@ -377,17 +378,20 @@ class ImapSession:
             if account_id is not None and await throttle.is_locked(session, account_id):
                 raise _No("[AUTHENTICATIONFAILED] too many failed attempts, try again later")
             matched = (
-                await check_app_password(session, account_id, password)
+                await verify_app_password(session, account_id, password)
                 if account_id is not None
                 else None
             )
-            state = None
-            if account_id is not None and matched is None:
-                state = await throttle.record_failure(
-                    session, account_id, service="imap", remote=self.remote
-                )
-            elif account_id is not None:
-                await throttle.record_success(session, account_id)
+        state = None
+        if account_id is not None:
+            async with transaction(self.storage.sessions) as session:
+                if matched is None:
+                    state = await throttle.record_failure(
+                        session, account_id, service="imap", remote=self.remote
+                    )
+                else:
+                    await mark_used(session, matched)
+                    await throttle.record_success(session, account_id)
         if matched is None or account_id is None or account is None:
             await self.sleep(login.failure_delay(state.failures if state else 1))
             log.info("imap: failed login from %s", self.remote)
