@@ -15,7 +15,7 @@ import email.policy
 import logging
 import re
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -163,9 +163,13 @@ class ImapMailbox:
                 command = aioimaplib.FetchCommand(protocol.new_tag(), *args, **kwargs)
             else:
                 command = aioimaplib.Command(name, protocol.new_tag(), *args, **kwargs)
-            response = await asyncio.wait_for(protocol.execute(command), self._timeout)
         except ValueError as exc:  # CR/LF/NUL refused by aioimaplib
             raise BadQuery(str(exc)) from exc
+        return await self._execute(name, protocol.execute(command))
+
+    async def _execute(self, name: str, pending: Awaitable[Any]) -> list[list[Value]]:
+        try:
+            response = await asyncio.wait_for(pending, self._timeout)
         except (TimeoutError, aioimaplib.AioImapException, OSError) as exc:
             log.warning("webmail imap: %s failed: %r", name, exc)
             raise MailboxUnavailable(
@@ -189,7 +193,10 @@ class ImapMailbox:
             raise MailboxUnavailable("Ce dossier n'existe pas.")
         if self._selected == folder:
             return -1
-        responses = await self._run("SELECT", imap_quote(folder))
+        # through the protocol's own select(), which tracks the session state
+        responses = await self._execute(
+            "SELECT", self._client.protocol.select(imap_quote(folder))
+        )
         self._selected = folder
         for r in responses:
             if len(r) >= 2 and r[1] == "EXISTS" and isinstance(r[0], str) and r[0].isdigit():
@@ -204,9 +211,9 @@ class ImapMailbox:
         for name, label in FOLDERS.items():
             responses = await self._run("STATUS", imap_quote(name), "(MESSAGES UNSEEN)")
             values: dict[str, Value] = {}
-            for r in responses:
-                if len(r) == 3 and r[0] == "STATUS":
-                    values = pairs(r[2])
+            for r in responses:  # aioimaplib drops the leading "STATUS" of async commands
+                if r and isinstance(r[-1], list):
+                    values = pairs(r[-1])
             out.append(
                 FolderStatus(
                     name, label, int(text(values.get("MESSAGES")) or 0),
@@ -221,16 +228,12 @@ class ImapMailbox:
         responses = await self._run(
             "SORT", "(REVERSE DATE)", "UTF-8", *(criteria or ["ALL"]), uid=True
         )
-        uids: list[int] = []
-        for r in responses:
-            if r and r[0] == "SORT":
-                uids += [int(v) for v in r[1:] if isinstance(v, str) and v.isdigit()]
-        return uids
+        return _numbers(responses, "SORT")
 
     async def count(self, folder: str, criteria: list[str]) -> int:
         await self.select(folder)
         responses = await self._run("SEARCH", "CHARSET", "UTF-8", *criteria, uid=True)
-        return sum(len(r) - 1 for r in responses if r and r[0] == "SEARCH")
+        return len(_numbers(responses, "SEARCH"))
 
     async def page(
         self, folder: str, page: int = 1, per_page: int = 20, criteria: list[str] | None = None
@@ -392,6 +395,16 @@ async def open_mailbox(
 
 
 # -- small helpers ------------------------------------------------------------------------------
+
+
+def _numbers(responses: list[list[Value]], name: str) -> list[int]:
+    """The numbers of SORT or SEARCH responses (with or without their leading name: aioimaplib
+    drops it for commands it runs asynchronously)."""
+    out: list[int] = []
+    for r in responses:
+        values = r[1:] if r and r[0] == name else r
+        out += [int(v) for v in values if isinstance(v, str) and v.isdigit()]
+    return out
 
 
 def _flags(value: Value) -> set[str]:
