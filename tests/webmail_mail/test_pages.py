@@ -112,7 +112,8 @@ async def test_message_view_shows_headers_body_attachments_and_marks_seen(
 ) -> None:
     listing = await web.client.get("/mail/dossiers/INBOX")
     uid = re.search(
-        r'<a href="/mail/dossiers/INBOX/(\d+)">(?:<span class="mail-badge">Non lu</span> )?Compte rendu de consultation<',
+        r'<a href="/mail/dossiers/INBOX/(\d+)">(?:<span class="mail-badge">Non lu</span> )?'
+        r"Compte rendu de consultation<","
         listing.text,
     )
     assert uid is not None
