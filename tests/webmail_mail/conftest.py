@@ -56,6 +56,8 @@ except ImportError:  # pragma: no cover - until the webmail shell lands
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parents[2] / "src" / "espace_sante" / "webmail" / "static"
 CSRF = "jeton-csrf-de-test"
+#: The "unread" badge that may precede a subject in a message list.
+UNREAD = r'(?:<span class="mail-badge">Non lu</span> )?'
 SECRETARIAT = "secretariat@medecin.mssante.fr"
 
 

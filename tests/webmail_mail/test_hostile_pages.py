@@ -8,7 +8,7 @@ import re
 from espace_sante.storage.runtime import Storage
 from fixtures.seed import Seeded
 
-from .conftest import Filled, Web, deliver, message
+from .conftest import UNREAD, Filled, Web, deliver, message
 from .hostile import HOSTILE_HTML, problems_in
 
 
@@ -34,7 +34,7 @@ async def test_hostile_html_bodies_are_neutralised_on_the_page(
     uids = dict(
         (subject, uid)
         for uid, subject in re.findall(
-            r'<a href="/mail/dossiers/INBOX/(\d+)">(?:<span class="mail-badge">Non lu</span> )?hostile (\w+)</a>',
+            r'<a href="/mail/dossiers/INBOX/(\d+)">' + UNREAD + r"hostile (\w+)</a>",
             listing.text,
         )
     )
@@ -69,7 +69,7 @@ async def test_hostile_headers_are_escaped(
     assert "<script" not in listing.text
     assert "&lt;script&gt;alert(&#34;objet&#34;)&lt;/script&gt; Résultat" in listing.text
     uid = re.search(
-        r'<a href="/mail/dossiers/INBOX/(\d+)">(?:<span class="mail-badge">Non lu</span> )?&lt;script',
+        r'<a href="/mail/dossiers/INBOX/(\d+)">' + UNREAD + "&lt;script",
         listing.text,
     )
     assert uid is not None

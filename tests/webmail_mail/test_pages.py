@@ -8,7 +8,7 @@ import re
 
 from fixtures.seed import Seeded
 
-from .conftest import CARDIO, DOCTOR, Filled, Web
+from .conftest import CARDIO, DOCTOR, UNREAD, Filled, Web
 
 
 def _main(page: str) -> str:
@@ -17,7 +17,7 @@ def _main(page: str) -> str:
 
 def _subjects(text: str) -> list[str]:
     found = re.findall(
-        r'<a href="/mail/dossiers/\w+/\d+">(?:<span class="mail-badge">Non lu</span> )?([^<]+)</a>',
+        r'<a href="/mail/dossiers/\w+/\d+">' + UNREAD + "([^<]+)</a>",
         _main(text),
     )
     return [html.unescape(s) for s in found]
@@ -112,8 +112,7 @@ async def test_message_view_shows_headers_body_attachments_and_marks_seen(
 ) -> None:
     listing = await web.client.get("/mail/dossiers/INBOX")
     uid = re.search(
-        r'<a href="/mail/dossiers/INBOX/(\d+)">(?:<span class="mail-badge">Non lu</span> )?'
-        r"Compte rendu de consultation<","
+        r'<a href="/mail/dossiers/INBOX/(\d+)">' + UNREAD + "Compte rendu de consultation<",
         listing.text,
     )
     assert uid is not None
