@@ -6,9 +6,10 @@ from __future__ import annotations
 import html
 import re
 
+from espace_sante.storage.runtime import Storage
 from fixtures.seed import Seeded
 
-from .conftest import CARDIO, DOCTOR, UNREAD, Filled, Web
+from .conftest import CARDIO, DOCTOR, UNREAD, Filled, Web, deliver, message
 
 
 def _main(page: str) -> str:
@@ -180,3 +181,13 @@ async def test_mailbox_down_is_a_french_503(web: Web, filled: Filled) -> None:
     r = await web.client.get("/mail/")
     assert r.status_code == 503
     assert "momentanément indisponible" in r.text
+
+
+async def test_subjects_with_imap_special_characters_survive(
+    web: Web, filled: Filled, storage: Storage, seeded: Seeded
+) -> None:
+    """aioimaplib strips every "* " from untagged lines; the subject must not suffer from it."""
+    subject = 'Note * importante : "résultats" \\ (suite) {3} [FIN?]'
+    await deliver(storage, seeded, message(to=seeded.active.address, subject=subject))
+    r = await web.client.get("/mail/dossiers/INBOX")
+    assert _subjects(r.text)[0] == subject
