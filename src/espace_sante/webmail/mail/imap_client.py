@@ -194,9 +194,7 @@ class ImapMailbox:
         if self._selected == folder:
             return -1
         # through the protocol's own select(), which tracks the session state
-        responses = await self._execute(
-            "SELECT", self._client.protocol.select(imap_quote(folder))
-        )
+        responses = await self._execute("SELECT", self._client.protocol.select(imap_quote(folder)))
         self._selected = folder
         for r in responses:
             if len(r) >= 2 and r[1] == "EXISTS" and isinstance(r[0], str) and r[0].isdigit():
@@ -370,6 +368,7 @@ async def open_mailbox(
     )
     try:
         await client.wait_hello_from_server()
+        _answer_sasl_error_challenges(client.protocol)
         response = await client.xoauth2(address, token)
     except (TimeoutError, OSError, aioimaplib.AioImapException, ssl.SSLError) as exc:
         log.warning("webmail imap: cannot connect to %s:%s: %r",
@@ -395,6 +394,22 @@ async def open_mailbox(
 
 
 # -- small helpers ------------------------------------------------------------------------------
+
+
+def _answer_sasl_error_challenges(protocol: aioimaplib.IMAP4ClientProtocol) -> None:
+    """A refused XOAUTH2 token gets an error challenge (``+ <base64 JSON>``) that the client
+    must answer with an empty line before the server says NO (RFC 7628 §3.2.3); aioimaplib
+    does not answer it, so the command would wait for its timeout."""
+    original = protocol._continuation
+
+    def continuation(line: bytes) -> None:
+        pending = protocol.pending_sync_command
+        if pending is not None and pending.name == "AUTHENTICATE":
+            protocol.transport.write(b"\r\n")
+            return
+        original(line)
+
+    protocol._continuation = continuation
 
 
 def _numbers(responses: list[list[Value]], name: str) -> list[int]:
