@@ -191,3 +191,22 @@ async def test_subjects_with_imap_special_characters_survive(
     await deliver(storage, seeded, message(to=seeded.active.address, subject=subject))
     r = await web.client.get("/mail/dossiers/INBOX")
     assert _subjects(r.text)[0] == subject
+
+
+async def test_paging_keeps_the_search(web: Web, filled: Filled) -> None:
+    web.app.state.mail_page_size = 3
+    params = {"q": DOCTOR, "champ": "de"}
+    r = await web.client.get("/mail/dossiers/INBOX", params=params)
+    assert _subjects(r.text) == list(reversed(filled.subjects[:4]))[:3]
+    nxt = re.search(r'<a href="([^"]+)" rel="next">', r.text)
+    assert nxt is not None
+    r2 = await web.client.get(html.unescape(nxt.group(1)))
+    assert _subjects(r2.text) == [filled.subjects[0]]
+    assert "page 2 sur 2" in r2.text
+
+
+async def test_an_empty_folder_says_so(web: Web, filled: Filled) -> None:
+    r = await web.client.get("/mail/dossiers/Sent")
+    assert r.status_code == 200
+    assert "Ce dossier est vide." in r.text
+    assert '<h1 id="mail-title">Envoyés</h1>' in r.text
