@@ -210,3 +210,25 @@ async def test_an_empty_folder_says_so(web: Web, filled: Filled) -> None:
     assert r.status_code == 200
     assert "Ce dossier est vide." in r.text
     assert '<h1 id="mail-title">Envoyés</h1>' in r.text
+
+
+async def test_unbalanced_parentheses_in_quoted_strings_do_not_stall_the_list(
+    web: Web, filled: Filled, storage: Storage, seeded: Seeded
+) -> None:
+    """aioimaplib counts parentheses to find the end of a FETCH response; a file name with an
+    unbalanced one must not leave the page waiting."""
+    import email.policy
+    from email.message import EmailMessage
+
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = f"Dr Jean Dupont <{DOCTOR}>"
+    msg["To"] = seeded.active.address
+    msg["Subject"] = "Parenthèse (ouverte"
+    msg["Message-ID"] = "<paren@medecin.mssante.fr>"
+    msg.set_content("x")
+    msg.add_attachment(b"%PDF-1.4\n", maintype="application", subtype="pdf", filename="cr((.pdf")
+    await deliver(storage, seeded, msg.as_bytes())
+    r = await web.client.get("/mail/dossiers/INBOX")
+    assert r.status_code == 200
+    assert _subjects(r.text)[0] == "Parenthèse (ouverte"
+    assert _subjects(r.text)[1:] == list(reversed(filled.subjects))

@@ -245,7 +245,11 @@ class ImapMailbox:
         return MessagePage(folder, summaries, len(uids), page, pages)
 
     async def summaries(self, folder: str, uids: list[int]) -> list[MessageSummary]:
-        """Flags, size, structure and display headers of ``uids``, in the order given."""
+        """Flags, size, structure and display headers of ``uids``, in the order given.
+
+        The display headers come as BODY.PEEK[HEADER.FIELDS …] rather than ENVELOPE: they arrive
+        as a literal, which aioimaplib leaves intact (it deletes every ``* `` from response
+        lines, quoted strings included), and stdlib ``email`` decodes their encoded words."""
         if not uids:
             return []
         await self.select(folder)
