@@ -100,3 +100,11 @@ def test_french_half_of_submission_replies() -> None:
     )
     assert french_reason("Refus simple") == "Refus simple"
     assert french_reason("") == "refus sans explication"
+
+
+def test_wildcard_listen_addresses_are_reached_on_loopback() -> None:
+    from espace_sante.webmail.mail.imap_client import connect_host
+
+    assert connect_host("0.0.0.0") == "127.0.0.1"
+    assert connect_host("::") == "127.0.0.1"
+    assert connect_host("imap.interne") == "imap.interne"

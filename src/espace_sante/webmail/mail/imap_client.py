@@ -131,6 +131,11 @@ def search_criteria(query: str, field: str = "tout") -> list[str]:
     return criteria or ["ALL"]
 
 
+def connect_host(listen_host: str) -> str:
+    """Where to reach a listener of ours: its address, or loopback when it listens on all."""
+    return "127.0.0.1" if listen_host in ("", "0.0.0.0", "::", "*") else listen_host
+
+
 def client_tls_context(settings: Settings) -> ssl.SSLContext:
     """Verify our servers' certificates: the system trust store plus the development CA made
     by ``espace-sante init`` when it exists."""
@@ -365,7 +370,7 @@ async def open_mailbox(
         account_id, address, services=frozenset({"imap"}), ttl=120
     )
     client = aioimaplib.IMAP4_SSL(
-        host=settings.imap.listen_host,
+        host=connect_host(settings.imap.listen_host),
         port=settings.imap.tls_port,
         timeout=timeout,
         ssl_context=client_tls_context(settings),

@@ -17,7 +17,7 @@ import aiosmtplib
 
 from espace_sante.accounts.tokens import TokenSigner
 from espace_sante.config import Settings
-from espace_sante.webmail.mail.imap_client import client_tls_context
+from espace_sante.webmail.mail.imap_client import client_tls_context, connect_host
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def submission_target(settings: Settings) -> SubmissionTarget:
     """``[submission] listen_host`` and ``tls_port`` (defaults until that section exists)."""
     section = getattr(settings, "submission", None)
     return SubmissionTarget(
-        host=str(getattr(section, "listen_host", "127.0.0.1")),
+        host=connect_host(str(getattr(section, "listen_host", "127.0.0.1"))),
         port=int(getattr(section, "tls_port", 4650)),
     )
 
