@@ -1,0 +1,1 @@
+"""The ASGI web front: the patient webmail and the record portal."""

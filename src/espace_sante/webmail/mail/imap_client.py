@@ -1,0 +1,464 @@
+"""The webmail's IMAP client: one TLS connection to our own IMAP server per request.
+
+It logs in with ``AUTHENTICATE XOAUTH2`` and a token issued for the logged-in patient, so the
+IMAP server applies the same rules to the webmail as to any mail client; nothing here reads the
+mail store directly. Every failure is raised as :class:`MailboxUnavailable` with a French message
+for the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email
+import email.policy
+import logging
+import re
+import ssl
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import parseaddr, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import aioimaplib
+
+from espace_sante.accounts.tokens import TokenSigner
+from espace_sante.config import Settings
+from espace_sante.webmail.mail.imapwire import (
+    ImapParseError,
+    PartInfo,
+    Value,
+    body_parts,
+    pairs,
+    parse_responses,
+    text,
+)
+
+log = logging.getLogger(__name__)
+
+#: The folders the webmail shows, in order, with their French names.
+FOLDERS: dict[str, str] = {
+    "INBOX": "Boîte de réception",
+    "Sent": "Envoyés",
+    "Drafts": "Brouillons",
+    "Trash": "Corbeille",
+    "Archive": "Archives",
+}
+#: Where a message may be moved from the message view.
+MOVE_TARGETS = ("Trash", "Archive", "INBOX")
+#: Seconds allowed for connecting and for each command.
+TIMEOUT_SECONDS = 15.0
+MAX_QUERY_LENGTH = 200
+SEARCH_FIELDS = {"tout": "TEXT", "de": "FROM", "objet": "SUBJECT"}
+_HEADER_FIELDS = "FROM TO CC SUBJECT DATE REPLY-TO MESSAGE-ID"
+
+
+class MailboxUnavailable(Exception):
+    """The mailbox cannot be read now; ``str(exc)`` is a French sentence for the patient."""
+
+
+class BadQuery(ValueError):
+    """A search the patient typed cannot be sent (too long, control characters)."""
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    name: str
+    label: str
+    messages: int
+    unseen: int
+
+
+@dataclass(frozen=True)
+class MessageSummary:
+    """One line of a message list (from FLAGS, BODYSTRUCTURE and a few header fields)."""
+
+    uid: int
+    sender_name: str
+    sender_address: str
+    to: str
+    subject: str
+    date: datetime | None
+    seen: bool
+    answered: bool
+    size: int
+    has_attachments: bool
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    folder: str
+    messages: list[MessageSummary]
+    total: int
+    page: int
+    pages: int
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    uid: int
+    folder: str
+    raw: bytes
+    parsed: EmailMessage
+    flags: frozenset[str]
+    parts: list[PartInfo]
+
+
+def imap_quote(value: str) -> str:
+    """A quoted string for a command argument; refuses what cannot be quoted."""
+    if any(ch in value for ch in "\r\n\0"):
+        raise BadQuery("caractères de contrôle")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def search_criteria(query: str, field: str = "tout") -> list[str]:
+    """The IMAP search keys for what the patient typed (one key per word, all must match)."""
+    query = query.strip()
+    if len(query) > MAX_QUERY_LENGTH:
+        raise BadQuery(f"La recherche est limitée à {MAX_QUERY_LENGTH} caractères.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in query):
+        raise BadQuery("La recherche contient des caractères non autorisés.")
+    key = SEARCH_FIELDS.get(field)
+    if key is None:
+        raise BadQuery("Champ de recherche inconnu.")
+    words = query.split()[:10]
+    criteria: list[str] = []
+    for word in words:
+        criteria += [key, imap_quote(word)]
+    return criteria or ["ALL"]
+
+
+def connect_host(listen_host: str) -> str:
+    """Where to reach a listener of ours: its address, or loopback when it listens on all."""
+    return "127.0.0.1" if listen_host in ("", "0.0.0.0", "::", "*") else listen_host
+
+
+def client_tls_context(settings: Settings) -> ssl.SSLContext:
+    """Verify our servers' certificates: the system trust store plus the development CA made
+    by ``espace-sante init`` when it exists."""
+    ctx = ssl.create_default_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    dev_ca = Path(settings.pki_dir) / "ca.crt"
+    if dev_ca.is_file():
+        ctx.load_verify_locations(cafile=str(dev_ca))
+    return ctx
+
+
+class ImapMailbox:
+    """An authenticated IMAP session for one account; use :func:`open_mailbox`."""
+
+    def __init__(self, client: aioimaplib.IMAP4_SSL, timeout: float) -> None:
+        self._client = client
+        self._timeout = timeout
+        self._selected: str | None = None
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    async def _run(self, name: str, *args: str, uid: bool = False) -> list[list[Value]]:
+        protocol = self._client.protocol
+        command_class = aioimaplib.FetchCommand if name == "FETCH" else aioimaplib.Command
+        kwargs: dict[str, Any] = {"prefix": "UID" if uid else None, "loop": protocol.loop}
+        if name == "STORE":
+            kwargs["untagged_resp_name"] = "FETCH"
+        try:
+            if command_class is aioimaplib.FetchCommand:
+                command = aioimaplib.FetchCommand(protocol.new_tag(), *args, **kwargs)
+            else:
+                command = aioimaplib.Command(name, protocol.new_tag(), *args, **kwargs)
+        except ValueError as exc:  # CR/LF/NUL refused by aioimaplib
+            raise BadQuery(str(exc)) from exc
+        return await self._execute(name, protocol.execute(command))
+
+    async def _execute(self, name: str, pending: Awaitable[Any]) -> list[list[Value]]:
+        try:
+            response = await asyncio.wait_for(pending, self._timeout)
+        except (TimeoutError, aioimaplib.AioImapException, OSError) as exc:
+            log.warning("webmail imap: %s failed: %r", name, exc)
+            raise MailboxUnavailable(
+                "La messagerie ne répond pas. Veuillez réessayer dans quelques instants."
+            ) from exc
+        if response.result != "OK":
+            status = response.lines[-1] if response.lines else b""
+            log.info("webmail imap: %s answered %s %r", name, response.result, status)
+            if b"[BADCHARSET" in status:
+                raise BadQuery("Cette recherche n'est pas possible.")
+            raise MailboxUnavailable("La messagerie a refusé l'opération demandée.")
+        try:
+            return parse_responses(response.lines[:-1])
+        except ImapParseError as exc:
+            log.warning("webmail imap: unreadable answer to %s: %s", name, exc)
+            raise MailboxUnavailable("La réponse de la messagerie est illisible.") from exc
+
+    async def select(self, folder: str) -> int:
+        """Select ``folder`` (one of :data:`FOLDERS`); returns its number of messages."""
+        if folder not in FOLDERS:
+            raise MailboxUnavailable("Ce dossier n'existe pas.")
+        if self._selected == folder:
+            return -1
+        # through the protocol's own select(), which tracks the session state
+        responses = await self._execute("SELECT", self._client.protocol.select(imap_quote(folder)))
+        self._selected = folder
+        for r in responses:
+            if len(r) >= 2 and r[1] == "EXISTS" and isinstance(r[0], str) and r[0].isdigit():
+                return int(r[0])
+        return 0
+
+    # -- operations -----------------------------------------------------------------------------
+
+    async def folders(self) -> list[FolderStatus]:
+        """The webmail's folders with their message and unread counts (STATUS)."""
+        out = []
+        for name, label in FOLDERS.items():
+            responses = await self._run("STATUS", imap_quote(name), "(MESSAGES UNSEEN)")
+            values: dict[str, Value] = {}
+            for r in responses:  # aioimaplib drops the leading "STATUS" of async commands
+                if r and isinstance(r[-1], list):
+                    values = pairs(r[-1])
+            out.append(
+                FolderStatus(
+                    name, label, int(text(values.get("MESSAGES")) or 0),
+                    int(text(values.get("UNSEEN")) or 0),
+                )
+            )  # fmt: skip
+        return out
+
+    async def sorted_uids(self, folder: str, criteria: list[str] | None = None) -> list[int]:
+        """UIDs of ``folder`` matching ``criteria``, newest first (SORT (REVERSE DATE))."""
+        await self.select(folder)
+        responses = await self._run(
+            "SORT", "(REVERSE DATE)", "UTF-8", *(criteria or ["ALL"]), uid=True
+        )
+        return _numbers(responses, "SORT")
+
+    async def count(self, folder: str, criteria: list[str]) -> int:
+        await self.select(folder)
+        responses = await self._run("SEARCH", "CHARSET", "UTF-8", *criteria, uid=True)
+        return len(_numbers(responses, "SEARCH"))
+
+    async def page(
+        self, folder: str, page: int = 1, per_page: int = 20, criteria: list[str] | None = None
+    ) -> MessagePage:
+        """One page of ``folder``, newest first, optionally filtered by search ``criteria``."""
+        uids = await self.sorted_uids(folder, criteria)
+        pages = max(1, -(-len(uids) // per_page))
+        page = min(max(1, page), pages)
+        chosen = uids[(page - 1) * per_page : page * per_page]
+        summaries = await self.summaries(folder, chosen)
+        return MessagePage(folder, summaries, len(uids), page, pages)
+
+    async def summaries(self, folder: str, uids: list[int]) -> list[MessageSummary]:
+        """Flags, size, structure and display headers of ``uids``, in the order given.
+
+        The display headers come as BODY.PEEK[HEADER.FIELDS …] rather than ENVELOPE: they arrive
+        as a literal, which aioimaplib leaves intact (it deletes every ``* `` from response
+        lines, quoted strings included), and stdlib ``email`` decodes their encoded words."""
+        if not uids:
+            return []
+        await self.select(folder)
+        responses = await self._run(
+            "FETCH",
+            ",".join(str(u) for u in uids),
+            f"(UID FLAGS RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS ({_HEADER_FIELDS})])",
+            uid=True,
+        )
+        found: dict[int, MessageSummary] = {}
+        for r in responses:
+            if len(r) != 3 or r[1] != "FETCH":
+                continue
+            attrs = pairs(r[2])
+            uid = int(text(attrs.get("UID")) or 0)
+            header_bytes = next((v for k, v in attrs.items() if k.startswith("BODY[HEADER")), b"")
+            if not isinstance(header_bytes, bytes):
+                header_bytes = b""
+            headers = email.message_from_bytes(header_bytes, policy=email.policy.default)
+            name, address = _sender(headers)
+            flags = _flags(attrs.get("FLAGS"))
+            parts = body_parts(attrs.get("BODYSTRUCTURE"))
+            found[uid] = MessageSummary(
+                uid=uid,
+                sender_name=name,
+                sender_address=address,
+                to=_header(headers, "To"),
+                subject=_header(headers, "Subject"),
+                date=_date(headers),
+                seen="\\seen" in flags,
+                answered="\\answered" in flags,
+                size=int(text(attrs.get("RFC822.SIZE")) or 0),
+                has_attachments=any(p.disposition == "attachment" or p.filename for p in parts),
+            )
+        return [found[u] for u in uids if u in found]
+
+    async def fetch_message(self, folder: str, uid: int, mark_seen: bool = True) -> FetchedMessage:
+        """The whole message (BODY.PEEK[]), then \\Seen set explicitly when asked."""
+        await self.select(folder)
+        responses = await self._run(
+            "FETCH", str(uid), "(UID FLAGS BODYSTRUCTURE BODY.PEEK[])", uid=True
+        )
+        for r in responses:
+            if len(r) != 3 or r[1] != "FETCH":
+                continue
+            attrs = pairs(r[2])
+            if int(text(attrs.get("UID")) or 0) != uid:
+                continue
+            raw = attrs.get("BODY[]")
+            if not isinstance(raw, bytes):
+                break
+            flags = _flags(attrs.get("FLAGS"))
+            if mark_seen and "\\seen" not in flags:
+                await self._run("STORE", str(uid), "+FLAGS.SILENT", "(\\Seen)", uid=True)
+                flags = flags | {"\\seen"}
+            parsed = email.message_from_bytes(raw, policy=email.policy.default)
+            assert isinstance(parsed, EmailMessage)
+            return FetchedMessage(
+                uid, folder, raw, parsed, frozenset(flags), body_parts(attrs.get("BODYSTRUCTURE"))
+            )
+        raise MessageNotFound("Ce message n'existe pas ou a été déplacé.")
+
+    async def headers_of(self, folder: str, uid: int) -> EmailMessage:
+        """The header of one message (for a reply: From, Reply-To, Subject, Message-ID…)."""
+        await self.select(folder)
+        responses = await self._run("FETCH", str(uid), "(UID BODY.PEEK[HEADER])", uid=True)
+        for r in responses:
+            if len(r) == 3 and r[1] == "FETCH":
+                attrs = pairs(r[2])
+                if int(text(attrs.get("UID")) or 0) == uid and isinstance(
+                    attrs.get("BODY[HEADER]"), bytes
+                ):
+                    header = attrs["BODY[HEADER]"]
+                    assert isinstance(header, bytes)
+                    parsed = email.message_from_bytes(header, policy=email.policy.default)
+                    assert isinstance(parsed, EmailMessage)
+                    return parsed
+        raise MessageNotFound("Ce message n'existe pas ou a été déplacé.")
+
+    async def add_flag(self, folder: str, uid: int, flag: str) -> None:
+        await self.select(folder)
+        await self._run("STORE", str(uid), "+FLAGS.SILENT", f"({flag})", uid=True)
+
+    async def move(self, folder: str, uid: int, target: str) -> None:
+        """Move one message (UID MOVE, RFC 6851) to another of the webmail's folders."""
+        if target not in FOLDERS or target == folder:
+            raise MailboxUnavailable("Ce déplacement n'est pas possible.")
+        await self.select(folder)
+        exists = await self.count(folder, ["UID", str(uid)])
+        if not exists:
+            raise MessageNotFound("Ce message n'existe pas ou a été déplacé.")
+        await self._run("MOVE", str(uid), imap_quote(target), uid=True)
+
+    async def logout(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._client.protocol.logout(), self._timeout)
+
+
+class MessageNotFound(MailboxUnavailable):
+    """No message with that UID in that folder."""
+
+
+@contextlib.asynccontextmanager
+async def open_mailbox(
+    settings: Settings,
+    account_id: int,
+    address: str,
+    timeout: float = TIMEOUT_SECONDS,
+) -> AsyncIterator[ImapMailbox]:
+    """Connect over implicit TLS to ``settings.imap``, authenticate with a fresh XOAUTH2 token
+    for this account, yield the session, log out."""
+    token = TokenSigner.from_settings(settings).issue(
+        account_id, address, services=frozenset({"imap"}), ttl=120
+    )
+    client = aioimaplib.IMAP4_SSL(
+        host=connect_host(settings.imap.listen_host),
+        port=settings.imap.tls_port,
+        timeout=timeout,
+        ssl_context=client_tls_context(settings),
+    )
+    try:
+        await client.wait_hello_from_server()
+        _answer_sasl_error_challenges(client.protocol)
+        response = await client.xoauth2(address, token)
+    except (TimeoutError, OSError, aioimaplib.AioImapException, ssl.SSLError) as exc:
+        log.warning("webmail imap: cannot connect to %s:%s: %r",
+                    settings.imap.listen_host, settings.imap.tls_port, exc)  # fmt: skip
+        with contextlib.suppress(Exception):
+            client.protocol.transport.close()
+        raise MailboxUnavailable(
+            "La messagerie est momentanément indisponible. Veuillez réessayer plus tard."
+        ) from exc
+    if response.result != "OK":
+        with contextlib.suppress(Exception):
+            client.protocol.transport.close()
+        raise MailboxUnavailable(
+            "La connexion à votre messagerie a été refusée. Veuillez vous reconnecter."
+        )
+    mailbox = ImapMailbox(client, timeout)
+    try:
+        yield mailbox
+    finally:
+        await mailbox.logout()
+        with contextlib.suppress(Exception):
+            client.protocol.transport.close()
+
+
+# -- small helpers ------------------------------------------------------------------------------
+
+
+def _answer_sasl_error_challenges(protocol: aioimaplib.IMAP4ClientProtocol) -> None:
+    """A refused XOAUTH2 token gets an error challenge (``+ <base64 JSON>``) that the client
+    must answer with an empty line before the server says NO (RFC 7628 §3.2.3); aioimaplib
+    does not answer it, so the command would wait for its timeout."""
+    original = protocol._continuation
+
+    def continuation(line: bytes) -> None:
+        pending = protocol.pending_sync_command
+        if pending is not None and pending.name == "AUTHENTICATE":
+            protocol.transport.write(b"\r\n")
+            return
+        original(line)
+
+    protocol._continuation = continuation
+
+
+def _numbers(responses: list[list[Value]], name: str) -> list[int]:
+    """The numbers of SORT or SEARCH responses (with or without their leading name: aioimaplib
+    drops it for commands it runs asynchronously)."""
+    out: list[int] = []
+    for r in responses:
+        values = r[1:] if r and r[0] == name else r
+        out += [int(v) for v in values if isinstance(v, str) and v.isdigit()]
+    return out
+
+
+def _flags(value: Value) -> set[str]:
+    if not isinstance(value, list):
+        return set()
+    return {text(f).lower() for f in value if isinstance(f, str | bytes)}
+
+
+def _header(msg: EmailMessage, name: str) -> str:
+    try:
+        value = msg.get(name)
+    except (ValueError, TypeError, IndexError):
+        return ""
+    return _one_line(str(value)) if value is not None else ""
+
+
+def _one_line(value: str) -> str:
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", value).strip()
+
+
+def _sender(msg: EmailMessage) -> tuple[str, str]:
+    name, address = parseaddr(_header(msg, "From"))
+    return _one_line(name), address.lower()
+
+
+def _date(msg: EmailMessage) -> datetime | None:
+    value = _header(msg, "Date")
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (ValueError, TypeError, IndexError):
+        return None
