@@ -57,7 +57,7 @@ async def test_mail_before_starttls_is_refused_with_530_5_7_0(gateway: InboundLi
 async def test_tls_1_1_is_refused(gateway: InboundListener, pki: DevPki) -> None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(str(pki.ca_cert))
-    ctx.minimum_version = ssl.TLSVersion.TLSv1  # noqa: the deprecated versions are the point
+    ctx.minimum_version = ssl.TLSVersion.TLSv1  # the deprecated versions are the point
     ctx.maximum_version = ssl.TLSVersion.TLSv1_1
 
     def run() -> None:
