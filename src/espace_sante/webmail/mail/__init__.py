@@ -1,0 +1,1 @@
+"""The mail pages (placeholder; the mail-pages branch replaces this package)."""
