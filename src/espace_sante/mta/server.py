@@ -131,12 +131,18 @@ async def serve_forever(settings: Settings, reuse_port: bool = False) -> None:
         imap.port,
         imap.tls_port,
     )
+    from espace_sante.webmail.serve import WebListener
+
+    web = WebListener(settings, storage)
+    await web.start(reuse_port=reuse_port)
+    log.info("web listening on http://%s:%d", settings.web.listen_host, web.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("smtp inbound stopping (pid %d)", os.getpid())
+    await web.stop()
     await imap.stop()
     await listener.stop()
     await storage.close()

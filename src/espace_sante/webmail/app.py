@@ -25,7 +25,7 @@ from espace_sante.webmail.security import WebSecurityMiddleware, error_response
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def _now() -> datetime:
+def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
@@ -33,7 +33,7 @@ def create_app(
     settings: Settings,
     storage: Storage,
     *,
-    clock: Callable[[], datetime] = _now,
+    clock: Callable[[], datetime] = wall_clock,
     sms: SmsGateway | None = None,
 ) -> Starlette:
     """The web front of ``storage``. ``clock`` and ``sms`` are for tests (a movable clock, a

@@ -66,7 +66,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_web_sessions_token_hash")),
     )
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_web_sessions_account_id"), ["account_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_web_sessions_account_id"), ["account_id"], unique=False
+        )
 
     op.create_table(
         "login_codes",
