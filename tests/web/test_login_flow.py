@@ -3,13 +3,27 @@ real app and database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import html
+import logging
 import re
 from email import message_from_bytes, policy
 
+import pytest
 from sqlalchemy import select
 
+from espace_sante.accounts.sms import SmsError
 from espace_sante.storage.schema import Account, AuditEntry, OutboundMessage, WebSession
-from web.conftest import EMAIL, PASSWORD, PHONE, Web, activate, issue_code
+from espace_sante.webmail.app import create_app
+from web.conftest import (
+    EMAIL,
+    PASSWORD,
+    PHONE,
+    Web,
+    activate,
+    issue_code,
+    make_client,
+    web_settings_of,
+)
 
 
 async def audit_actions(web: Web, account_id: int) -> list[str]:
@@ -156,3 +170,39 @@ async def test_unauthenticated_requests_to_mail_go_to_login(web: Web) -> None:
     await activate(web.storage, web.seeded.active.account_id, web.clock())
     await web.login(web.seeded.active.ins)
     assert (await web.client.get("/mail/")).headers["location"] == "/connexion"
+
+
+async def test_codes_reach_the_log_only_when_the_development_switch_is_on(
+    web: Web, caplog: pytest.LogCaptureFixture
+) -> None:
+    patient = web.seeded.active
+    await activate(web.storage, patient.account_id, web.clock())
+    with caplog.at_level(logging.INFO, logger="espace_sante.web.login"):
+        await web.login(patient.ins)
+    assert web.last_sms_code() not in caplog.text
+    web.client = make_client(
+        create_app(
+            web_settings_of(web.settings, dev_show_codes_in_log=True), web.storage, clock=web.clock
+        )
+    )
+    with caplog.at_level(logging.INFO, logger="espace_sante.web.login"):
+        await web.login(patient.ins)
+    assert f"login code for {patient.address} is {web.last_sms_code()}" in caplog.text
+
+
+class BrokenGateway:
+    async def send(self, phone: str, text: str) -> None:
+        raise SmsError("provider down")
+
+
+async def test_sms_failure_is_said_in_french_and_leaves_no_pending_session(web: Web) -> None:
+    patient = web.seeded.active
+    await activate(web.storage, patient.account_id, web.clock())
+    web.client = make_client(
+        create_app(web.settings, web.storage, clock=web.clock, sms=BrokenGateway())
+    )
+    response = await web.login(patient.ins)
+    assert response.status_code == 400
+    assert "L'envoi du code par SMS a échoué" in html.unescape(response.text)
+    async with web.storage.sessions() as db:
+        assert (await db.execute(select(WebSession))).first() is None
