@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 import pytest
 
 from espace_sante.config import Settings, load_settings
+from espace_sante.mailbox.imap.server import ImapListener
+from espace_sante.mta.tls import DevPki, mail_client_context
 from espace_sante.storage.crypto import create_master_key
 from espace_sante.storage.engine import create_engine
 from espace_sante.storage.migrate import upgrade
@@ -48,8 +50,10 @@ def live_settings(tmp_path: Path) -> Settings:
 class LiveServer:
     """The web front on 127.0.0.1:<free port>, in a thread of its own."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, with_imap: bool = False) -> None:
         self.settings = settings
+        self.with_imap = with_imap
+        self.imap: ImapListener | None = None
         self.clock = Clock()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -72,11 +76,18 @@ class LiveServer:
             self.storage = Storage.open(self.settings)
             self.listener = WebListener(self.settings, self.storage, clock=self.clock)
             await self.listener.start()
+            if self.with_imap:  # for pages that read mail through our own IMAP server
+                self.imap = ImapListener(
+                    self.settings, self.storage, mail_client_context(self.settings)
+                )
+                await self.imap.start()
 
         self.call(start())
 
     def stop(self) -> None:
         async def stop() -> None:
+            if self.imap is not None:
+                await self.imap.stop()
             if self.listener is not None:
                 await self.listener.stop()
             if self.storage is not None:
@@ -98,6 +109,24 @@ class LiveServer:
 @pytest.fixture
 def live_server(live_settings: Settings) -> Iterator[LiveServer]:
     server = LiveServer(live_settings)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def live_server_with_imap(live_settings: Settings, pki: DevPki) -> Iterator[LiveServer]:
+    """The web front and the IMAP server (ports chosen by the kernel) on the same storage."""
+    settings = replace(
+        live_settings,
+        smtp=replace(
+            live_settings.smtp, cert_file=str(pki.server_cert), key_file=str(pki.server_key)
+        ),
+        imap=replace(live_settings.imap, port=0, tls_port=0),
+    )
+    server = LiveServer(settings, with_imap=True)
     server.start()
     try:
         yield server

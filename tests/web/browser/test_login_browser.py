@@ -211,3 +211,16 @@ def test_small_screen_layout_has_no_horizontal_scroll(
             assert not overflow, path
     finally:
         context.close()
+
+
+def test_live_server_can_run_the_imap_server_beside_the_web(
+    live_server_with_imap: LiveServer,
+) -> None:
+    import socket
+
+    assert live_server_with_imap.imap is not None
+    with socket.create_connection(("127.0.0.1", live_server_with_imap.imap.port), timeout=10) as s:
+        assert s.recv(100).startswith(b"* OK")
+    with socket.create_connection(("127.0.0.1", live_server_with_imap.listener.port)) as s:  # type: ignore[union-attr]
+        s.sendall(b"GET /connexion HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert s.recv(12) == b"HTTP/1.1 200"
