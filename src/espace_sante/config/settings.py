@@ -304,6 +304,6 @@ def _validate_web(w: WebSettings) -> None:
             f"web.activation_code_days: expected 1..365, got {w.activation_code_days}"
         )
     if w.sms_gateway not in ("file",):
-        raise ConfigError(f"web.sms_gateway: expected \"file\", got {w.sms_gateway!r}")
+        raise ConfigError(f'web.sms_gateway: expected "file", got {w.sms_gateway!r}')
     if not w.sms_file:
         raise ConfigError("web.sms_file: expected a file name")
