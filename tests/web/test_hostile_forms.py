@@ -18,6 +18,7 @@ FORMS = {
     "/activation": {"identifier": "x@example.org", "code": "AAAA-BBBB-CCCC"},
     "/deconnexion": {},
     "/connexion/code": {"code": "123456"},
+    "/connexion/code/renvoyer": {},
     "/activation/mot-de-passe": {"password": "p"},
 }
 

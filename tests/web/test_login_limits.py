@@ -6,6 +6,7 @@ import html
 
 from sqlalchemy import select
 
+from espace_sante.accounts.sms import read_sms_file
 from espace_sante.storage.schema import AuditEntry
 from espace_sante.webmail.app import create_app
 from web.conftest import PASSWORD, Web, activate, issue_code, make_client, web_settings_of
@@ -192,3 +193,32 @@ async def test_per_address_attempt_limit(web: Web) -> None:
     assert statuses[30:] == [429, 429]
     web.clock.advance(minutes=11)
     assert (await web.login("inconnu@example.org", "x")).status_code == 400
+
+
+async def test_resend_sends_a_new_code_voids_the_old_and_is_bounded(web: Web) -> None:
+    patient = web.seeded.active
+    await activate(web.storage, patient.account_id, web.clock())
+    await web.login(patient.ins)
+    first = web.last_sms_code()
+    resent = await web.post("/connexion/code/renvoyer", {}, form_page="/connexion/code")
+    assert resent.status_code == 303
+    assert resent.headers["location"] == "/connexion/code?canal=sms&renvoye=1"
+    page = await web.client.get(resent.headers["location"])
+    assert "Un nouveau code vous a été envoyé." in page.text
+    second = web.last_sms_code()
+    if first != second:
+        stale = await web.post("/connexion/code", {"code": first})
+        assert stale.status_code == 400 and "Code incorrect" in stale.text
+    third = await web.post("/connexion/code/renvoyer", {}, form_page="/connexion/code")
+    assert third.status_code == 303
+    fourth = await web.post("/connexion/code/renvoyer", {}, form_page="/connexion/code")
+    assert fourth.status_code == 429 and "trop de codes" in fourth.text
+    assert len(read_sms_file(web.settings.sms_file)) == 3
+    done = await web.post("/connexion/code", {"code": web.last_sms_code()})
+    assert done.headers["location"] == "/mail/"
+
+
+async def test_resend_needs_a_pending_session(web: Web) -> None:
+    response = await web.post("/connexion/code/renvoyer", {}, form_page="/connexion")
+    assert response.status_code == 303 and response.headers["location"].startswith("/connexion?")
+    assert read_sms_file(web.settings.sms_file) == []

@@ -47,6 +47,8 @@ log = logging.getLogger("espace_sante.web.login")
 ACTIVATION_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no I, L, O, 0, 1
 ACTIVATION_LETTERS = 12
 LOGIN_CODE_DIGITS = 6
+#: Codes one pending session may be sent (the first and two resends): SMS cost bounds abuse.
+MAX_CODES_PER_SESSION = 3
 MAX_IDENTIFIER = 254
 CHANNELS = ("email", "sms")
 
@@ -371,6 +373,18 @@ async def send_login_code(
     account = await db.get(Account, account_id)
     credential = await db.get(WebCredential, account_id)
     assert account is not None and credential is not None
+    already = (
+        await db.execute(
+            select(func.count())
+            .select_from(LoginCode)
+            .where(LoginCode.web_session_id == web_session_id)
+        )
+    ).scalar_one()
+    if already >= MAX_CODES_PER_SESSION:
+        raise LoginRefused(
+            "too_many_codes",
+            "Vous avez demandé trop de codes : reconnectez-vous dans quelques minutes.",
+        )
     code = f"{secrets.randbelow(10**LOGIN_CODE_DIGITS):0{LOGIN_CODE_DIGITS}d}"
     await db.execute(  # an older code of this session is void
         update(LoginCode)

@@ -210,7 +210,8 @@ async def code_form(request: Request) -> Response:
     if live is None or live.stage != "code":
         return RedirectResponse("/connexion", status_code=303)
     channel = CHANNEL_TEXT.get(request.query_params.get("canal", ""), "")
-    return render(request, "code.html", channel_text=channel)
+    notice = "Un nouveau code vous a été envoyé." if request.query_params.get("renvoye") else None
+    return render(request, "code.html", channel_text=channel, notice=notice)
 
 
 async def code_submit(request: Request) -> Response:
@@ -265,6 +266,39 @@ async def code_submit(request: Request) -> Response:
         identifier="",
     )
     return _clearing_session_cookie(page, settings)
+
+
+async def code_resend(request: Request) -> Response:
+    """Send a new code for the pending session (the previous one becomes void)."""
+    live = _session(request)
+    if live is None or live.stage != "code":
+        return RedirectResponse("/connexion?etat=recommencer", status_code=303)
+    now = _now(request)
+    if not _limiter(request).allow(_remote(request), now):
+        return render(request, "code.html", status_code=429, error=TOO_MANY)
+    refusal: LoginRefused | None = None
+    channel = ""
+    try:
+        async with transaction(_storage(request).sessions) as db:
+            try:
+                sent = await weblogin.send_login_code(
+                    db,
+                    live.account_id,
+                    live.id,
+                    now=now,
+                    settings=_settings(request),
+                    sms=request.app.state.sms,
+                )
+                channel = sent.channel
+            except LoginRefused as exc:
+                refusal = exc
+    except SmsError:
+        refusal = LoginRefused(
+            "sms", "L'envoi du code par SMS a échoué. Réessayez dans quelques minutes."
+        )
+    if refusal is not None:
+        return render(request, "code.html", status_code=429, error=refusal.message)
+    return RedirectResponse(f"/connexion/code?canal={channel}&renvoye=1", status_code=303)
 
 
 async def activation_form(request: Request) -> Response:
@@ -448,6 +482,7 @@ routes = [
     Route("/connexion", login_submit, methods=["POST"]),
     Route("/connexion/code", code_form, methods=["GET"]),
     Route("/connexion/code", code_submit, methods=["POST"]),
+    Route("/connexion/code/renvoyer", code_resend, methods=["POST"]),
     Route("/activation", activation_form, methods=["GET"]),
     Route("/activation", activation_submit, methods=["POST"]),
     Route("/activation/mot-de-passe", password_form, methods=["GET"]),
