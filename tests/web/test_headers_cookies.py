@@ -97,3 +97,13 @@ async def test_production_cookies_are_secure_host_only(web: Web) -> None:
     async with make_client(app) as plain:
         plain.cookies.set("espace_session", token)
         assert (await plain.get("/compte")).status_code == 303
+
+
+async def test_app_exposes_a_token_signer_for_the_mail_pages(web: Web) -> None:
+    from espace_sante.accounts.tokens import TokenSigner
+
+    app = create_app(web.settings, web.storage, clock=web.clock)
+    token = app.state.token_signer.issue(7, "x@patient.mssante.fr")
+    claims = TokenSigner.from_settings(web.settings).verify(token, "imap")
+    assert claims.account_id == 7 and app.state.settings is web.settings
+    assert app.state.storage is web.storage

@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 import espace_sante.webmail.mail.routes
 from espace_sante.accounts.sms import SmsGateway, gateway_from_settings
+from espace_sante.accounts.tokens import TokenSigner
 from espace_sante.config import Settings
 from espace_sante.storage.runtime import Storage
 from espace_sante.webmail import login_pages
@@ -59,6 +60,9 @@ def create_app(
     app.state.storage = storage
     app.state.clock = clock
     app.state.sms = sms or gateway_from_settings(settings)
+    #: Issues the short-lived XOAUTH2 tokens with which the mail pages log the patient in to our
+    #: IMAP and submission servers (``accounts.tokens``).
+    app.state.token_signer = TokenSigner.from_settings(settings)
     app.state.login_limiter = AttemptLimiter(
         login_pages.ATTEMPTS_PER_ADDRESS, login_pages.ATTEMPT_WINDOW
     )

@@ -15,7 +15,7 @@ import pytest
 from espace_sante.accounts.sms import read_sms_file
 from fixtures.seed import Seeded
 from web.browser.conftest import LiveServer, assert_accessible
-from web.conftest import PASSWORD, activate
+from web.conftest import PASSWORD, activate, issue_code
 
 pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[3]
@@ -198,17 +198,36 @@ def test_error_pages_are_accessible(page: Any, live_server: LiveServer) -> None:
 
 
 def test_small_screen_layout_has_no_horizontal_scroll(
-    browser: Any, live_server: LiveServer
+    browser: Any, live_server: LiveServer, seeded_live: Seeded
 ) -> None:
+    assert live_server.storage is not None
+    patient = seeded_live.created
+    code = live_server.call(
+        issue_code(live_server.storage, patient.account_id, live_server.clock())
+    )
     context = browser.new_context(base_url=live_server.url, viewport={"width": 320, "height": 640})
     try:
         small = context.new_page()
-        for path in ("/connexion", "/activation"):
-            small.goto(path)
+
+        def assert_fits() -> None:
             overflow = small.evaluate(
                 "document.documentElement.scrollWidth > document.documentElement.clientWidth"
             )
-            assert not overflow, path
+            assert not overflow, small.url
+
+        for path in ("/connexion", "/activation", "/session-expiree", "/nulle-part"):
+            small.goto(path)
+            assert_fits()
+        small.get_by_role("link", name="Revenir à l'accueil").click()
+        small.goto("/activation")
+        small.get_by_label("Identifiant").fill(patient.ins)
+        small.get_by_label("Code provisoire").fill(code)
+        small.get_by_role("button", name="Continuer").click()
+        small.wait_for_url("**/activation/mot-de-passe")
+        assert_fits()  # the long patient address wraps
+        small.get_by_role("button", name="Activer mon compte").click()
+        assert small.get_by_role("alert").is_visible()
+        assert_fits()
     finally:
         context.close()
 
