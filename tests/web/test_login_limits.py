@@ -222,3 +222,20 @@ async def test_resend_needs_a_pending_session(web: Web) -> None:
     response = await web.post("/connexion/code/renvoyer", {}, form_page="/connexion")
     assert response.status_code == 303 and response.headers["location"].startswith("/connexion?")
     assert read_sms_file(web.settings.sms_file) == []
+
+
+async def test_sweep_ends_and_audits_sessions_nobody_came_back_to(web: Web) -> None:
+    from espace_sante.webmail.serve import sweep_expired_sessions
+
+    patient = web.seeded.active
+    await activate(web.storage, patient.account_id, web.clock())
+    await web.login_fully(patient.ins)
+    web.clock.advance(minutes=5)
+    assert await sweep_expired_sessions(web.settings, web.storage, web.clock()) == 0
+    assert (await web.client.get("/compte")).status_code == 200
+    web.clock.advance(minutes=15)
+    assert await sweep_expired_sessions(web.settings, web.storage, web.clock()) == 1
+    assert await sweep_expired_sessions(web.settings, web.storage, web.clock()) == 0
+    recorded = await actions(web, patient.account_id)
+    assert recorded.count("web.session.expired") == 1
+    assert (await web.client.get("/compte")).headers["location"] == "/connexion"

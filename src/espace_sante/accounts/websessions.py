@@ -117,6 +117,34 @@ async def lookup(
     return Lookup(active)
 
 
+async def end_expired(
+    db: AsyncSession, limits: SessionLimits, *, now: datetime, batch: int = 500
+) -> list[tuple[int, str, str]]:
+    """End the sessions that ran out without a request telling us (in the caller's write
+    transaction); returns (account id, address, reason) of each, for the audit log."""
+    oldest_idle = now - limits.idle
+    query = (
+        select(WebSession, Account.address)
+        .join(Account, Account.id == WebSession.account_id)
+        .where(
+            WebSession.ended_at.is_(None),
+            (WebSession.last_seen_at <= oldest_idle)
+            | (WebSession.created_at <= now - min(limits.lifetime, PENDING_LIFETIME)),
+        )
+        .order_by(WebSession.id)
+        .limit(batch)
+        .with_for_update()
+    )
+    ended = []
+    for row, address in (await db.execute(query)).all():
+        reason = _expiry(row, limits, now)
+        if reason is not None:
+            row.ended_at = now
+            row.end_reason = reason
+            ended.append((row.account_id, address, reason))
+    return ended
+
+
 def _expiry(row: WebSession, limits: SessionLimits, now: datetime) -> str | None:
     if now - _aware(row.last_seen_at) >= limits.idle:
         return "idle"

@@ -8,16 +8,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import uvicorn
 
+from espace_sante.accounts import weblogin, websessions
 from espace_sante.accounts.sms import SmsGateway
 from espace_sante.config import Settings
+from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
 from espace_sante.webmail.app import create_app, wall_clock
+
+log = logging.getLogger("espace_sante.web")
+
+#: Seconds between two sweeps of the sessions that expired without a request.
+SWEEP_EVERY = 60.0
+
+
+async def sweep_expired_sessions(settings: Settings, storage: Storage, now: datetime) -> int:
+    """End and audit the web sessions that ran out while nobody used them; returns how many."""
+    limits = websessions.SessionLimits(
+        idle=timedelta(minutes=settings.web.session_idle_minutes),
+        lifetime=timedelta(hours=settings.web.session_max_hours),
+    )
+    async with transaction(storage.sessions) as db:
+        ended = await websessions.end_expired(db, limits, now=now)
+        for account_id, address, reason in ended:
+            await weblogin.audit_logout(db, account_id, address, now=now, reason=reason, remote="")
+    return len(ended)
 
 
 class _Server(uvicorn.Server):
@@ -38,8 +59,11 @@ class WebListener:
         sms: SmsGateway | None = None,
     ) -> None:
         self.settings = settings
+        self.storage = storage
+        self.clock = clock
         self.app = create_app(settings, storage, clock=clock, sms=sms)
         self._server: _Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
 
@@ -72,6 +96,15 @@ class WebListener:
                 self._task.result()  # raises the start-up error
                 raise RuntimeError("web listener stopped during start-up")
             await asyncio.sleep(0.01)
+        self._sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY)
+            try:
+                await sweep_expired_sessions(self.settings, self.storage, self.clock())
+            except Exception:  # a database hiccup must not stop the sweeps
+                log.exception("web: sweeping expired sessions failed")
 
     @property
     def port(self) -> int:
@@ -79,6 +112,10 @@ class WebListener:
         return int(self._socket.getsockname()[1])
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             await self._task
