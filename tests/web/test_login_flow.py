@@ -206,3 +206,20 @@ async def test_sms_failure_is_said_in_french_and_leaves_no_pending_session(web: 
     assert "L'envoi du code par SMS a échoué" in html.unescape(response.text)
     async with web.storage.sessions() as db:
         assert (await db.execute(select(WebSession))).first() is None
+
+
+async def test_logging_in_again_over_an_expired_session_cookie(web: Web) -> None:
+    patient = web.seeded.active
+    await activate(web.storage, patient.account_id, web.clock())
+    visitor_token = await web.csrf("/connexion")  # tied to the pre-session cookie
+    await web.login_fully(patient.ins)
+    web.clock.advance(minutes=20)  # the session cookie is still in the jar, its session is over
+    again = await web.client.post(
+        "/connexion",
+        data={"csrf_token": visitor_token, "identifier": patient.ins, "password": PASSWORD},
+    )
+    assert again.status_code == 303
+    set_cookies = again.headers.get_list("set-cookie")
+    assert len([c for c in set_cookies if c.startswith("espace_session=")]) == 1
+    assert "Max-Age=0" not in set_cookies[0]
+    assert (await web.client.get("/connexion/code")).status_code == 200

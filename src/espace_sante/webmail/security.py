@@ -107,7 +107,11 @@ class WebSecurityMiddleware:
                     for k, v in message.get("headers", [])
                     if k.lower() not in {b"cache-control", b"pragma"} or static
                 ]
-                headers += SECURITY_HEADERS + extra_headers
+                # A cookie the handler set (a new session) wins over our clearing of the old one.
+                set_by_handler = {_cookie_name(v) for k, v in headers if k.lower() == b"set-cookie"}
+                headers += SECURITY_HEADERS + [
+                    (k, v) for k, v in extra_headers if _cookie_name(v) not in set_by_handler
+                ]
                 if not static:
                     headers += NO_STORE
                 if self.settings.web.cookie_secure:
@@ -293,6 +297,10 @@ def _cookies(request: Request) -> dict[str, str]:
     except Exception:  # a malformed Cookie header is no cookie
         return {}
     return {key: morsel.value for key, morsel in jar.items()}
+
+
+def _cookie_name(set_cookie: bytes) -> bytes:
+    return set_cookie.split(b"=", 1)[0].strip()
 
 
 def _plausible(token: str) -> bool:
