@@ -5,9 +5,10 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 export ESPACE_DATA_DIR ?= ./var
 
-# Debian packages the tests talk to (real clients and peers).
-TEST_DEBS = swaks dovecot-imapd postfix isync curl mutt
-TEST_CMDS = swaks dovecot postfix mbsync curl mutt
+# Debian packages the tests talk to (real clients and peers; Chromium for the browser tests,
+# driven by Playwright through executable_path: Playwright's own browser download is not used).
+TEST_DEBS = swaks dovecot-imapd postfix isync curl mutt chromium
+TEST_CMDS = swaks dovecot postfix mbsync curl mutt chromium
 
 .PHONY: run install install-test system-deps init demo serve test lint bench clean
 

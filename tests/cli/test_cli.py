@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,7 +77,14 @@ def test_patient_add_prints_the_address_and_refuses_bad_input(env: dict[str, str
     ]
     ok = cli(env, *base, "--ins", ins)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.strip() == f"{ins}@patient.mssante.fr"
+    address_line, code_line = ok.stdout.strip().splitlines()
+    assert address_line == f"{ins}@patient.mssante.fr"
+    assert re.match(r"provisional activation code: [A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4} ", code_line)
+    reissued = cli(env, "patient", "activation-code", address_line)
+    assert reissued.returncode == 0, reissued.stderr
+    assert reissued.stdout.split()[3] != code_line.split()[3]
+    unknown = cli(env, "patient", "activation-code", "nobody@patient.mssante.fr")
+    assert unknown.returncode == 1 and "no patient" in unknown.stderr
     again = cli(env, *base, "--ins", ins)
     assert again.returncode == 1 and "already exists" in again.stderr
     bad_key = cli(env, *base, "--ins", ins[:13] + f"{(int(ins[13:]) + 1) % 97:02d}")
@@ -108,6 +116,8 @@ def test_demo_seeds_once_and_audit_verifies(env: dict[str, str]) -> None:
     assert first.returncode == 0, first.stderr
     assert "@patient.mssante.fr" in first.stdout
     assert "demo messages delivered" in first.stdout
+    assert re.search(r"web \(http://\S+\): identifier \d{15} .*password Sante-", first.stdout)
+    assert "sms-dev.log" in first.stdout
     second = cli(env, "demo")
     assert second.returncode == 0, second.stderr
     assert "demo messages delivered" not in second.stdout
@@ -134,7 +144,7 @@ def test_app_password_add_list_revoke(env: dict[str, str]) -> None:
         ins,
     )
     assert added.returncode == 0, added.stderr
-    address = added.stdout.strip()
+    address = added.stdout.splitlines()[0]
     made = cli(env, "app-password", "add", address, "--label", "Téléphone")
     assert made.returncode == 0, made.stderr
     header, secret = made.stdout.strip().splitlines()

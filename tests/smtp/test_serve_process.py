@@ -33,6 +33,7 @@ def _free_port() -> int:
 
 
 IMAP_PORTS = (_free_port(), _free_port())
+WEB_PORT = _free_port()
 
 
 async def _start(
@@ -49,6 +50,7 @@ async def _start(
         ESPACE_SMTP_WORKERS=str(workers),
         ESPACE_IMAP_PORT=str(IMAP_PORTS[0]),
         ESPACE_IMAP_TLS_PORT=str(IMAP_PORTS[1]),
+        ESPACE_WEB_PORT=str(WEB_PORT),
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -103,6 +105,12 @@ async def test_serve_logs_each_transaction_and_stops_on_sigterm(
             reader, writer = await asyncio.open_connection("127.0.0.1", imap_port, ssl=tls)
             assert (await reader.readline()).startswith(b"* OK [CAPABILITY IMAP4rev1")
             writer.close()
+        # and so does the web front
+        reader, writer = await asyncio.open_connection("127.0.0.1", WEB_PORT)
+        writer.write(b"GET /connexion HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        page = await reader.read()
+        writer.close()
+        assert page.startswith(b"HTTP/1.1 200") and b"Connexion" in page
     finally:
         out = await _stop(proc)
     assert out.count("reply='250 2.0.0") == 3, out

@@ -7,6 +7,7 @@ newcomer sees after ``make run`` is what production would store.
 from __future__ import annotations
 
 import email.utils
+import secrets
 from datetime import UTC, date, datetime
 from email import policy as email_policy
 from email.message import EmailMessage
@@ -16,12 +17,14 @@ from sqlalchemy import select
 
 from espace_sante.accounts.app_passwords import add_app_password
 from espace_sante.accounts.patients import NewPatient, create_patient, find_patient_by_ins
+from espace_sante.accounts.weblogin import complete_activation, issue_activation_code
 from espace_sante.cli.context import open_storage
 from espace_sante.config import Settings
 from espace_sante.mailbox.store import ensure_default_folders
 from espace_sante.mta.delivery import Delivering
 from espace_sante.policy.ins import DEMO_NIR_OID
 from espace_sante.storage.engine import transaction
+from espace_sante.storage.runtime import Storage
 from espace_sante.storage.schema import AllowedDomain, Professional
 
 DEMO_DOMAINS = ("medecin.mssante.fr", "pharmacie.mssante.fr", "ch-demo.mssante.fr")
@@ -179,6 +182,49 @@ async def seed(settings: Settings) -> list[str]:
                 f"IMAP (127.0.0.1:{settings.imap.tls_port} TLS, {settings.imap.port} STARTTLS): "
                 f"user {first.address}, app password {secret}"
             )
+            lines.extend(await _web_logins(settings, storage, [r for r, _ in new_patients]))
+    return lines
+
+
+DEMO_MOBILE = "+33600000001"
+
+
+async def _web_logins(settings: Settings, storage: Storage, records: list) -> list[str]:
+    """A ready web login for the first new patient, an activation code for the second."""
+    now = datetime.now(UTC)
+    first = records[0]
+    password = f"Sante-{secrets.token_hex(3)}-{secrets.token_hex(3).upper()}"
+    async with transaction(storage.sessions) as session:
+        await complete_activation(
+            session,
+            first.account_id,
+            password=password,
+            personal_email=None,
+            mobile_phone=DEMO_MOBILE,
+            channel="sms",
+            now=now,
+            remote="demo",
+        )
+    lines = [
+        f"web ({settings.web.base_url}): identifier {first.ins} (or {first.address}), "
+        f"password {password}",
+        f"  the one-time code goes by SMS to {DEMO_MOBILE}: the development gateway appends it "
+        f"to {settings.sms_file}"
+        + (" and 'serve' logs it" if settings.web.dev_show_codes_in_log else ""),
+    ]
+    if len(records) > 1:
+        async with transaction(storage.sessions) as session:
+            code = await issue_activation_code(
+                session,
+                records[1].account_id,
+                now=now,
+                valid_days=settings.web.activation_code_days,
+                actor="demo",
+            )
+        lines.append(
+            f"web activation for {records[1].ins}: provisional code {code} "
+            f"at {settings.web.base_url}/activation"
+        )
     return lines
 
 

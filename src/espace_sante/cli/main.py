@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date, datetime
 
 import click
 
@@ -143,12 +143,17 @@ def patient_add(
         personal_email=personal_email,
         status=status,
     )
-    address = run(lambda: _add_patient(settings, new))
+    address, code = run(lambda: _add_patient(settings, new))
     click.echo(address)
+    click.echo(
+        f"provisional activation code: {code} (valid {settings.web.activation_code_days} days, "
+        f"single use; the patient enters it at {settings.web.base_url}/activation)"
+    )
 
 
-async def _add_patient(settings: Settings, new: object) -> str:
+async def _add_patient(settings: Settings, new: object) -> tuple[str, str]:
     from espace_sante.accounts.patients import NewPatient, PatientError, create_patient
+    from espace_sante.accounts.weblogin import issue_activation_code
     from espace_sante.mailbox.store import ensure_default_folders
     from espace_sante.storage.engine import transaction
 
@@ -164,9 +169,44 @@ async def _add_patient(settings: Settings, new: object) -> str:
                     accept_test_ins=settings.mssante.accept_test_ins,
                 )
                 await ensure_default_folders(session, record.account_id)
+                code = await issue_activation_code(
+                    session,
+                    record.account_id,
+                    now=datetime.now(UTC),
+                    valid_days=settings.web.activation_code_days,
+                )
         except PatientError as exc:
             raise click.ClickException(str(exc)) from exc
-        return record.address
+        return record.address, code
+
+
+@patient.command("activation-code")
+@click.argument("address")
+def patient_activation_code(address: str) -> None:
+    """Issue a new provisional activation code for ADDRESS (voids the previous one)."""
+    settings = settings_or_exit()
+
+    async def issue() -> str:
+        from espace_sante.accounts.app_passwords import account_by_address
+        from espace_sante.accounts.weblogin import issue_activation_code
+        from espace_sante.storage.engine import transaction
+
+        async with open_storage(settings) as storage, transaction(storage.sessions) as session:
+            account = await account_by_address(session, address)
+            if account is None or account.kind != "patient":
+                raise click.ClickException(f"no patient with the address {address}")
+            return await issue_activation_code(
+                session,
+                account.id,
+                now=datetime.now(UTC),
+                valid_days=settings.web.activation_code_days,
+            )
+
+    code = run(issue)
+    click.echo(
+        f"provisional activation code: {code} (valid {settings.web.activation_code_days} days, "
+        f"single use; the patient enters it at {settings.web.base_url}/activation)"
+    )
 
 
 # -- audit --------------------------------------------------------------------------------------

@@ -9,7 +9,15 @@ from espace_sante.config.settings import (
     MssanteSettings,
     Settings,
     SmtpSettings,
+    WebSettings,
     load_settings,
 )
 
-__all__ = ["ConfigError", "MssanteSettings", "Settings", "SmtpSettings", "load_settings"]
+__all__ = [
+    "ConfigError",
+    "MssanteSettings",
+    "Settings",
+    "SmtpSettings",
+    "WebSettings",
+    "load_settings",
+]

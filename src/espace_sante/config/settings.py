@@ -86,6 +86,36 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The web front (patient webmail and login pages)."""
+
+    listen_host: str = "127.0.0.1"
+    port: int = 8000
+    #: The address patients type, used in links of the mails we send (no trailing slash).
+    base_url: str = "http://127.0.0.1:8000"
+    #: Minutes without a request after which a session ends.
+    session_idle_minutes: int = 15
+    #: Hours after which a session ends however active it is.
+    session_max_hours: int = 12
+    #: Send cookies with the Secure attribute. Turning it off is allowed only for a development
+    #: front served over plain HTTP on the loopback interface.
+    cookie_secure: bool = True
+    #: Largest request body accepted, in bytes (larger: 413).
+    max_body_bytes: int = 1024 * 1024
+    #: Minutes a one-time login code stays valid, and wrong tries before it is void.
+    login_code_minutes: int = 10
+    login_code_attempts: int = 5
+    #: Days a provisional activation code (printed by ``patient add``) stays valid.
+    activation_code_days: int = 30
+    #: SMS gateway: "file" (development: appends each SMS to ``sms_file``).
+    sms_gateway: str = "file"
+    #: Development SMS file, relative to data_dir unless absolute.
+    sms_file: str = "sms-dev.log"
+    #: Log one-time codes in clear at INFO (development only; never in production).
+    dev_show_codes_in_log: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration."""
 
@@ -96,6 +126,7 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     imap: ImapSettings = field(default_factory=ImapSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -115,6 +146,12 @@ class Settings:
     @property
     def master_key_file(self) -> Path:
         return self.data_dir / "keys" / "master.key"
+
+    @property
+    def sms_file(self) -> Path:
+        """Where the development SMS gateway appends its messages."""
+        path = Path(self.web.sms_file)
+        return path if path.is_absolute() else self.data_dir / path
 
 
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
@@ -250,6 +287,49 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"notify.portal_url: expected an http(s) URL, got {s.notify.portal_url!r}"
         )
+    _validate_web(s.web)
     domain = s.mssante.patient_domain
     if not domain or "@" in domain or " " in domain or "." not in domain:
         raise ConfigError(f"mssante.patient_domain: not a domain name: {domain!r}")
+
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _validate_web(w: WebSettings) -> None:
+    if not 0 <= w.port <= 65535:  # 0: any free port (tests)
+        raise ConfigError(f"web.port: expected 1..65535, got {w.port}")
+    scheme, sep, rest = w.base_url.partition("://")
+    host = rest.split("/", 1)[0].rsplit(":", 1)[0] if sep else ""
+    if scheme not in ("http", "https") or not host or w.base_url.endswith("/"):
+        raise ConfigError(
+            f"web.base_url: expected http(s)://host[:port] without a trailing slash, "
+            f"got {w.base_url!r}"
+        )
+    if not 1 <= w.session_idle_minutes <= 24 * 60:
+        raise ConfigError(
+            f"web.session_idle_minutes: expected 1..1440, got {w.session_idle_minutes}"
+        )
+    if not 1 <= w.session_max_hours <= 24 * 30:
+        raise ConfigError(f"web.session_max_hours: expected 1..720, got {w.session_max_hours}")
+    if not w.cookie_secure and (
+        scheme != "http" or host not in _LOOPBACK_HOSTS or w.listen_host not in _LOOPBACK_HOSTS
+    ):
+        raise ConfigError(
+            "web.cookie_secure: may be false only for a development front on http://127.0.0.1 "
+            "(web.base_url and web.listen_host on the loopback interface)"
+        )
+    if not 4096 <= w.max_body_bytes <= 1024 * 1024 * 1024:
+        raise ConfigError(f"web.max_body_bytes: expected 4 KiB..1 GiB, got {w.max_body_bytes}")
+    if not 1 <= w.login_code_minutes <= 60:
+        raise ConfigError(f"web.login_code_minutes: expected 1..60, got {w.login_code_minutes}")
+    if not 1 <= w.login_code_attempts <= 10:
+        raise ConfigError(f"web.login_code_attempts: expected 1..10, got {w.login_code_attempts}")
+    if not 1 <= w.activation_code_days <= 365:
+        raise ConfigError(
+            f"web.activation_code_days: expected 1..365, got {w.activation_code_days}"
+        )
+    if w.sms_gateway not in ("file",):
+        raise ConfigError(f'web.sms_gateway: expected "file", got {w.sms_gateway!r}')
+    if not w.sms_file:
+        raise ConfigError("web.sms_file: expected a file name")

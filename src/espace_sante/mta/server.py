@@ -134,6 +134,11 @@ async def serve_forever(settings: Settings, reuse_port: bool = False) -> None:
     )
     periodic = PeriodicWork(storage)
     periodic.start()
+    from espace_sante.webmail.serve import WebListener
+
+    web = WebListener(settings, storage)
+    await web.start(reuse_port=reuse_port)
+    log.info("web listening on http://%s:%d", settings.web.listen_host, web.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -141,6 +146,7 @@ async def serve_forever(settings: Settings, reuse_port: bool = False) -> None:
     await stop.wait()
     log.info("smtp inbound stopping (pid %d)", os.getpid())
     await periodic.stop()
+    await web.stop()
     await imap.stop()
     await listener.stop()
     await storage.close()

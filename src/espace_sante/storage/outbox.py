@@ -16,9 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from espace_sante.storage.schema import OutboundMessage
 
 #: What a queued message is, for the delivery's logs, retry policy and DSN rules.
-KINDS = frozenset(
-    {"xdm_error_notice", "reply", "dsn", "mdn", "notification", "login_code"}
-)
+KINDS = frozenset({"xdm_error_notice", "reply", "dsn", "mdn", "notification", "login_code"})
 
 
 def outbound_row(

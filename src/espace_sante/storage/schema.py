@@ -79,6 +79,60 @@ class LoginThrottle(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class WebCredential(Base):
+    """A patient's web password and second-factor contact (set at activation)."""
+
+    __tablename__ = "web_credentials"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, PHC string
+    mobile_phone: Mapped[str | None] = mapped_column(String(20), nullable=True)  # E.164
+    code_channel: Mapped[str] = mapped_column(String(8))  # email | sms
+    activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ActivationCode(Base):
+    """A provisional activation code (hashed), single use, expiring."""
+
+    __tablename__ = "activation_codes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebSession(Base):
+    """A browser session: only the SHA-256 of its random id is kept."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    stage: Mapped[str] = mapped_column(String(16))  # activation | code | authenticated
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    remote: Mapped[str] = mapped_column(String(64), default="")
+
+
+class LoginCode(Base):
+    """A one-time login code (hashed) sent for one pending web session."""
+
+    __tablename__ = "login_codes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    web_session_id: Mapped[int] = mapped_column(ForeignKey("web_sessions.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(8))  # email | sms
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class Patient(Base):
     """A patient's identity (INS and its five traits)."""
 

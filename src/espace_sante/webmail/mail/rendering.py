@@ -1,10 +1,8 @@
 """Rendering the mail pages, and French formatting of dates and sizes for them.
 
-Until the webmail shell's ``espace_sante.webmail.templating.render(request, name, **ctx)``
-exists, :func:`render` does the same job: Jinja2 with autoescape, templates from
-``webmail/templates`` (plus, first, an optional loader in ``app.state.mail_template_loader``,
-which tests use for their ``base.html``), ``account`` and ``csrf_token`` taken from
-``request.state``. At merge, point :func:`render` at the shell's function.
+:func:`render` uses the shell's Jinja2 environment (``webmail.templating``), unless
+``app.state.mail_template_loader`` holds a loader to look in first (the mail pages' own tests
+use it for a minimal ``base.html``); ``account`` and ``csrf_token`` come from ``request.state``.
 """
 
 from __future__ import annotations
@@ -16,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+
+from espace_sante.webmail import templating
 
 try:
     PARIS: Any = ZoneInfo("Europe/Paris")
@@ -40,13 +40,12 @@ def french_date(at: datetime | None, with_time: bool = True) -> str:
 
 
 def _environment(request: Request) -> Environment:
+    extra = getattr(request.app.state, "mail_template_loader", None)
+    if extra is None:
+        return templating.environment
     env = getattr(request.app.state, "mail_jinja_env", None)
     if env is None:
-        loaders: list[Any] = []
-        extra = getattr(request.app.state, "mail_template_loader", None)
-        if extra is not None:
-            loaders.append(extra)
-        loaders.append(PackageLoader("espace_sante.webmail", "templates"))
+        loaders: list[Any] = [extra, PackageLoader("espace_sante.webmail", "templates")]
         env = Environment(
             loader=ChoiceLoader(loaders),
             autoescape=select_autoescape(default=True, default_for_string=True),
