@@ -21,7 +21,7 @@ import pytest
 
 from espace_sante.config import Settings, load_settings
 from espace_sante.mailbox.imap.server import ImapListener
-from espace_sante.mta.tls import DevPki, mail_client_context
+from espace_sante.mta.tls import default_hostnames, ensure_dev_pki, mail_client_context
 from espace_sante.storage.crypto import create_master_key
 from espace_sante.storage.engine import create_engine
 from espace_sante.storage.migrate import upgrade
@@ -74,13 +74,17 @@ class LiveServer:
             finally:
                 await engine.dispose()
             self.storage = Storage.open(self.settings)
-            self.listener = WebListener(self.settings, self.storage, clock=self.clock)
-            await self.listener.start()
             if self.with_imap:  # for pages that read mail through our own IMAP server
                 self.imap = ImapListener(
                     self.settings, self.storage, mail_client_context(self.settings)
                 )
                 await self.imap.start()
+                # the web front must reach the ports the kernel chose
+                imap = replace(self.settings.imap, port=self.imap.port, tls_port=self.imap.tls_port)
+                self.settings = replace(self.settings, imap=imap)
+                self.storage.settings = self.settings
+            self.listener = WebListener(self.settings, self.storage, clock=self.clock)
+            await self.listener.start()
 
         self.call(start())
 
@@ -117,15 +121,12 @@ def live_server(live_settings: Settings) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def live_server_with_imap(live_settings: Settings, pki: DevPki) -> Iterator[LiveServer]:
+def live_server_with_imap(live_settings: Settings) -> Iterator[LiveServer]:
     """The web front and the IMAP server (ports chosen by the kernel) on the same storage."""
-    settings = replace(
-        live_settings,
-        smtp=replace(
-            live_settings.smtp, cert_file=str(pki.server_cert), key_file=str(pki.server_key)
-        ),
-        imap=replace(live_settings.imap, port=0, tls_port=0),
-    )
+    # The data directory's own development CA, as `espace-sante init` makes it: the webmail's
+    # IMAP and submission clients trust that CA.
+    ensure_dev_pki(live_settings.pki_dir, default_hostnames(live_settings))
+    settings = replace(live_settings, imap=replace(live_settings.imap, port=0, tls_port=0))
     server = LiveServer(settings, with_imap=True)
     server.start()
     try:

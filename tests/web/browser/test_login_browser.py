@@ -133,7 +133,9 @@ def test_login_with_password_and_sms_code_then_logout(
     page.get_by_label("Code reçu").fill(sms_code(live_server))
     page.get_by_role("button", name="Valider").click()
     page.wait_for_url("**/mail/")
-    assert patient.address in page.get_by_role("navigation", name="Navigation du compte").inner_text()
+    assert (
+        patient.address in page.get_by_role("navigation", name="Navigation du compte").inner_text()
+    )
 
     page.goto("/compte")
     assert page.get_by_role("heading", level=1).inner_text() == "Mon compte"
