@@ -7,9 +7,21 @@ that names the key. Not in charge of: acting on the settings (each package reads
 from espace_sante.config.settings import (
     ConfigError,
     MssanteSettings,
+    OutboundSettings,
     Settings,
     SmtpSettings,
+    SubmissionSettings,
     load_settings,
+    parse_routes,
 )
 
-__all__ = ["ConfigError", "MssanteSettings", "Settings", "SmtpSettings", "load_settings"]
+__all__ = [
+    "ConfigError",
+    "MssanteSettings",
+    "OutboundSettings",
+    "Settings",
+    "SmtpSettings",
+    "SubmissionSettings",
+    "load_settings",
+    "parse_routes",
+]
