@@ -338,7 +338,9 @@ def _validate_submission_and_outbound(s: Settings) -> None:
         if path and not Path(path).is_file():
             raise ConfigError(f"{key}: no such file: {path}")
     if bool(out.client_cert_file) != bool(out.client_key_file):
-        raise ConfigError("outbound.client_cert_file and outbound.client_key_file: set both or neither")
+        raise ConfigError(
+            "outbound.client_cert_file and outbound.client_key_file: set both or neither"
+        )
     if not 1 <= out.max_concurrency <= 1000:
         raise ConfigError(f"outbound.max_concurrency: expected 1..1000, got {out.max_concurrency}")
     if not 1 <= out.per_domain_concurrency <= out.max_concurrency:

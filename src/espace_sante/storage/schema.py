@@ -263,7 +263,9 @@ class OutboundMessage(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     #: A delivery status notification was queued for the sender (failed / expired rows).
     dsn_sent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    __table_args__ = (Index("ix_outbound_queue_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbound_queue_status_next_attempt_at", "status", "next_attempt_at"),
+    )
 
 
 class AuditHead(Base):
