@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from espace_sante.accounts import throttle
-from espace_sante.accounts.app_passwords import account_by_address, check_app_password
+from espace_sante.accounts import mail_auth
 from espace_sante.accounts.tokens import TokenError, TokenSigner
 from espace_sante.mailbox.imap import fetch, search
 from espace_sante.mailbox.imap.mailstore import (
@@ -50,8 +49,6 @@ from espace_sante.mailbox.imap.parser import (
 )
 from espace_sante.mailbox.imap.seqset import SequenceSet, SequenceSetError, compress
 from espace_sante.mailbox.imapmeta import imap_quote
-from espace_sante.policy import login
-from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
 
 log = logging.getLogger(__name__)
@@ -284,19 +281,10 @@ class ImapSession:
 
     async def _authenticate_token(self, c: Command, mechanism: str, user: str, token: str) -> None:
         """XOAUTH2 / OAUTHBEARER with a token from ``accounts.tokens``."""
-        account = None
         try:
-            if self.signer is None:
-                raise TokenError("tokens are not configured")
-            claims = self.signer.verify(token, "imap")
-            if user and user.lower() != claims.address:
-                raise TokenError("token issued for another account")
-            async with self.storage.sessions() as session:
-                account = await account_by_address(session, claims.address)
-                if account is None or account.id != claims.account_id:
-                    raise TokenError("unknown account")
-                if account.status != "active" or await throttle.is_locked(session, account.id):
-                    raise TokenError("account not available")
+            account = await mail_auth.token_login(
+                self.storage.sessions, self.signer, user, token, service="imap"
+            )
         except TokenError as exc:
             log.info("imap: %s refused from %s: %s", mechanism, self.remote, exc)
             # RFC 7628 §3.2.2 / XOAUTH2: an error challenge, the client's dummy answer, then NO
@@ -304,11 +292,10 @@ class ImapSession:
             await self._send("+ " + base64.b64encode(error).decode("ascii"))
             await self._sasl_line()
             raise _No("[AUTHENTICATIONFAILED] invalid token") from exc
-        assert account is not None
-        self.account_id = account.id
+        self.account_id = account.account_id
         self.address = account.address
-        self.store = AccountMailStore(self.storage, account.id)
-        log.info("imap: account %s logged in with a token from %s", account.id, self.remote)
+        self.store = AccountMailStore(self.storage, account.account_id)
+        log.info("imap: account %s logged in with a token from %s", account.account_id, self.remote)
         await self._send(f"{c.tag} OK [CAPABILITY {self._capabilities()}] logged in")
 
     def _require_unauthenticated(self) -> None:
@@ -318,34 +305,20 @@ class ImapSession:
             raise _No("[PRIVACYREQUIRED] use STARTTLS first")
 
     async def _authenticate(self, c: Command, user: str, password: str) -> None:
-        async with transaction(self.storage.sessions) as session:
-            account = await account_by_address(session, user)
-            if account is None or account.status not in ("active",):
-                account_id = None
-            else:
-                account_id = account.id
-            if account_id is not None and await throttle.is_locked(session, account_id):
-                raise _No("[AUTHENTICATIONFAILED] too many failed attempts, try again later")
-            matched = (
-                await check_app_password(session, account_id, password)
-                if account_id is not None
-                else None
-            )
-            state = None
-            if account_id is not None and matched is None:
-                state = await throttle.record_failure(
-                    session, account_id, service="imap", remote=self.remote
-                )
-            elif account_id is not None:
-                await throttle.record_success(session, account_id)
-        if matched is None or account_id is None or account is None:
-            await self.sleep(login.failure_delay(state.failures if state else 1))
+        outcome = await mail_auth.password_login(
+            self.storage.sessions, user, password, service="imap", remote=self.remote
+        )
+        if outcome.locked:
+            raise _No("[AUTHENTICATIONFAILED] too many failed attempts, try again later")
+        account = outcome.login
+        if account is None:
+            await self.sleep(outcome.failure_delay)
             log.info("imap: failed login from %s", self.remote)
             raise _No("[AUTHENTICATIONFAILED] invalid credentials")
-        self.account_id = account_id
+        self.account_id = account.account_id
         self.address = account.address
-        self.store = AccountMailStore(self.storage, account_id)
-        log.info("imap: account %s logged in from %s", account_id, self.remote)
+        self.store = AccountMailStore(self.storage, account.account_id)
+        log.info("imap: account %s logged in from %s", account.account_id, self.remote)
         await self._send(f"{c.tag} OK [CAPABILITY {self._capabilities()}] logged in")
 
     # -- authenticated --------------------------------------------------------------------------

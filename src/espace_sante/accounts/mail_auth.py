@@ -1,0 +1,90 @@
+"""Logging a mail client in (IMAP, SMTP submission): app passwords with throttling, tokens.
+
+One place for the rules both servers apply: only active accounts log in; a locked account is
+refused even with the right secret; each failed password counts towards the lock and is audited
+(``accounts.throttle``); a success clears the count. The protocol (SASL framing, replies, the
+delay before answering a failure) stays with each server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from espace_sante.accounts import throttle
+from espace_sante.accounts.app_passwords import account_by_address, check_app_password
+from espace_sante.accounts.tokens import TokenError, TokenSigner
+from espace_sante.policy import login
+from espace_sante.storage.engine import transaction
+
+
+@dataclass(frozen=True)
+class MailLogin:
+    """Who logged in."""
+
+    account_id: int
+    address: str
+    kind: str  # patient | professional | operator
+
+
+@dataclass(frozen=True)
+class PasswordOutcome:
+    """The result of a password login: ``login`` on success; otherwise whether the account is
+    locked and how long to wait before answering."""
+
+    login: MailLogin | None
+    locked: bool = False
+    failures: int = 1
+
+    @property
+    def failure_delay(self) -> float:
+        return login.failure_delay(self.failures)
+
+
+async def password_login(
+    sessions: async_sessionmaker[AsyncSession],
+    user: str,
+    password: str,
+    *,
+    service: str,
+    remote: str,
+) -> PasswordOutcome:
+    """Check ``user``'s app password, counting and auditing a failure (one write transaction)."""
+    async with transaction(sessions) as session:
+        account = await account_by_address(session, user)
+        if account is None or account.status != "active":
+            return PasswordOutcome(None)
+        if await throttle.is_locked(session, account.id):
+            return PasswordOutcome(None, locked=True)
+        matched = await check_app_password(session, account.id, password)
+        if matched is None:
+            state = await throttle.record_failure(
+                session, account.id, service=service, remote=remote
+            )
+            return PasswordOutcome(None, failures=state.failures)
+        await throttle.record_success(session, account.id)
+        return PasswordOutcome(MailLogin(account.id, account.address, account.kind))
+
+
+async def token_login(
+    sessions: async_sessionmaker[AsyncSession],
+    signer: TokenSigner | None,
+    user: str,
+    token: str,
+    *,
+    service: str,
+) -> MailLogin:
+    """The account a token (XOAUTH2 / OAUTHBEARER) logs in; raises :class:`TokenError`."""
+    if signer is None:
+        raise TokenError("tokens are not configured")
+    claims = signer.verify(token, service)
+    if user and user.strip().lower() != claims.address:
+        raise TokenError("token issued for another account")
+    async with sessions() as session:
+        account = await account_by_address(session, claims.address)
+        if account is None or account.id != claims.account_id:
+            raise TokenError("unknown account")
+        if account.status != "active" or await throttle.is_locked(session, account.id):
+            raise TokenError("account not available")
+        return MailLogin(account.id, account.address, account.kind)
