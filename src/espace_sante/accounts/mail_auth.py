@@ -88,3 +88,23 @@ async def token_login(
         if account.status != "active" or await throttle.is_locked(session, account.id):
             raise TokenError("account not available")
         return MailLogin(account.id, account.address, account.kind)
+
+
+def parse_bearer_response(mechanism: str, decoded: bytes) -> tuple[str, str]:
+    """(user, token) of a decoded XOAUTH2 or OAUTHBEARER (RFC 7628) initial response; raises
+    ValueError when it is malformed. The user may be empty for OAUTHBEARER."""
+    text = decoded.decode("utf-8", "replace")
+    fields = text.split("\x01")
+    if mechanism == "XOAUTH2":
+        if not fields[0].startswith("user="):
+            raise ValueError("malformed XOAUTH2 response")
+        user = fields[0][5:]
+    else:
+        gs2 = fields[0].split(",")
+        if len(gs2) < 2 or gs2[0] not in ("n", "y"):
+            raise ValueError("malformed OAUTHBEARER response")
+        user = gs2[1][2:] if gs2[1].startswith("a=") else ""
+    auth = next((f[5:] for f in fields[1:] if f.startswith("auth=")), None)
+    if auth is None or not auth.lower().startswith("bearer "):
+        raise ValueError(f"malformed {mechanism} response")
+    return user, auth[7:].strip()

@@ -1008,22 +1008,10 @@ def _sasl_decode(response: str) -> bytes:
 
 def _bearer(mechanism: str, decoded: bytes) -> tuple[str, str]:
     """(user, token) of an XOAUTH2 or OAUTHBEARER initial response."""
-    text = decoded.decode("utf-8", "replace")
-    fields = text.split("\x01")
-    user = ""
-    if mechanism == "XOAUTH2":
-        if not fields[0].startswith("user="):
-            raise _Bad("malformed XOAUTH2 response")
-        user = fields[0][5:]
-    else:
-        gs2 = fields[0].split(",")
-        if len(gs2) < 2 or gs2[0] not in ("n", "y"):
-            raise _Bad("malformed OAUTHBEARER response")
-        user = gs2[1][2:] if gs2[1].startswith("a=") else ""
-    auth = next((f[5:] for f in fields[1:] if f.startswith("auth=")), None)
-    if auth is None or not auth.lower().startswith("bearer "):
-        raise _Bad(f"malformed {mechanism} response")
-    return user, auth[7:].strip()
+    try:
+        return mail_auth.parse_bearer_response(mechanism, decoded)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from exc
 
 
 def _no_args(c: Command) -> None:
