@@ -158,7 +158,7 @@ class SubmissionSMTP(GatewaySMTP):
             return AuthResult(success=False, handled=True)
         authzid, user, password = (p.decode("utf-8", "replace") for p in parts)
         if authzid and authzid.lower() != user.lower():
-            return AuthResult(success=False, handled=False, message=verdicts.AUTH_FAILED.smtp_reply())
+            return _refused(verdicts.AUTH_FAILED)
         return await self._password(user, password)
 
     async def auth_LOGIN(self, _: Any, args: list[str]) -> AuthResult:
@@ -193,11 +193,11 @@ class SubmissionSMTP(GatewaySMTP):
         )
         if outcome.locked:
             log.info("submission: locked account refused from %s", _peer_ip(self.session))
-            return AuthResult(success=False, handled=False, message=verdicts.AUTH_LOCKED.smtp_reply())
+            return _refused(verdicts.AUTH_LOCKED)
         if outcome.login is None:
             await self.submission.sleep(outcome.failure_delay)
             log.info("submission: failed login from %s", _peer_ip(self.session))
-            return AuthResult(success=False, handled=False, message=verdicts.AUTH_FAILED.smtp_reply())
+            return _refused(verdicts.AUTH_FAILED)
         log.info(
             "submission: account %s logged in from %s",
             outcome.login.account_id,
@@ -223,7 +223,7 @@ class SubmissionSMTP(GatewaySMTP):
             # RFC 7628 §3.2.2: an error challenge, the client's dummy response, then 535
             error = json.dumps({"status": "invalid_token", "schemes": "bearer"}).encode()
             await self.challenge_auth(error)
-            return AuthResult(success=False, handled=False, message=verdicts.AUTH_FAILED.smtp_reply())
+            return _refused(verdicts.AUTH_FAILED)
         log.info(
             "submission: account %s logged in with a token from %s",
             login.account_id,
@@ -481,7 +481,6 @@ class SubmissionListener:
         self._servers: list[asyncio.base_events.Server] = []
 
     def _protocol(self, implicit_tls: bool) -> SubmissionSMTP:
-        s = self.settings
         with warnings.catch_warnings():
             # aiosmtpd warns about AUTH without its own TLS: here the transport is TLS already.
             warnings.simplefilter("ignore", UserWarning)
@@ -555,6 +554,10 @@ class SubmissionListener:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _refused(verdict: verdicts.Verdict) -> AuthResult:
+    return AuthResult(success=False, handled=False, message=verdict.smtp_reply())
 
 
 def _login(session: Session) -> MailLogin | None:
