@@ -3,6 +3,8 @@ passwords, and the submission listeners on loopback."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -134,3 +136,42 @@ def reply_message(
         msg[name] = value
     msg.set_content(body)
     return msg.as_bytes()
+
+
+class RawSession:
+    """A hand-driven SMTP session that sends bytes exactly as given (no line-end repair)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, listener: SubmissionListener, tls: ssl.SSLContext) -> RawSession:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", listener.tls_port, ssl=tls, server_hostname="127.0.0.1"
+        )
+        session = cls(reader, writer)
+        await session.reply()
+        return session
+
+    async def reply(self) -> tuple[int, str]:
+        lines = []
+        while True:
+            line = (await asyncio.wait_for(self.reader.readline(), 30)).decode()
+            lines.append(line[4:].rstrip())
+            if len(line) < 4 or line[3] != "-":
+                return int(line[:3]), "\n".join(lines)
+
+    async def command(self, text: str | bytes) -> tuple[int, str]:
+        self.writer.write((text.encode() if isinstance(text, str) else text) + b"\r\n")
+        await self.writer.drain()
+        return await self.reply()
+
+    async def login(self, user: str, password: str) -> None:
+        await self.command("EHLO client.test")
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        code, _ = await self.command(f"AUTH PLAIN {token}")
+        assert code == 235
+
+    async def close(self) -> None:
+        self.writer.close()
