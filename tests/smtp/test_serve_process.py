@@ -33,6 +33,7 @@ def _free_port() -> int:
 
 
 IMAP_PORTS = (_free_port(), _free_port())
+SUBMISSION_PORTS = (_free_port(), _free_port())
 
 
 async def _start(
@@ -49,6 +50,9 @@ async def _start(
         ESPACE_SMTP_WORKERS=str(workers),
         ESPACE_IMAP_PORT=str(IMAP_PORTS[0]),
         ESPACE_IMAP_TLS_PORT=str(IMAP_PORTS[1]),
+        ESPACE_SUBMISSION_PORT=str(SUBMISSION_PORTS[0]),
+        ESPACE_SUBMISSION_TLS_PORT=str(SUBMISSION_PORTS[1]),
+        ESPACE_OUTBOUND_TRUST_CA_FILE=str(pki.ca_cert),
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -102,6 +106,11 @@ async def test_serve_logs_each_transaction_and_stops_on_sigterm(
         for imap_port, tls in ((IMAP_PORTS[0], None), (IMAP_PORTS[1], client_tls)):
             reader, writer = await asyncio.open_connection("127.0.0.1", imap_port, ssl=tls)
             assert (await reader.readline()).startswith(b"* OK [CAPABILITY IMAP4rev1")
+            writer.close()
+        # and so do the submission listeners
+        for sub_port, tls in ((SUBMISSION_PORTS[0], None), (SUBMISSION_PORTS[1], client_tls)):
+            reader, writer = await asyncio.open_connection("127.0.0.1", sub_port, ssl=tls)
+            assert (await reader.readline()).startswith(b"220 ")
             writer.close()
     finally:
         out = await _stop(proc)

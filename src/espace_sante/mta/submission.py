@@ -25,6 +25,7 @@ import re
 import secrets
 import time
 import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.parser import BytesHeaderParser
@@ -242,6 +243,8 @@ class SubmissionHandler:
         self.settings = settings
         self.signer = signer
         self.sleep = asyncio.sleep  # the delay before answering a failed AUTH (tests shorten it)
+        #: Called after each commit that queued mail (the outbound worker's ``wake``).
+        self.on_queued: Callable[[], None] | None = None
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -453,6 +456,8 @@ class SubmissionHandler:
         except BaseException:
             await asyncio.shield(asyncio.to_thread(discard_copy, self.storage, copy))
             raise
+        if self.on_queued is not None:
+            self.on_queued()
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait for commits in progress; False if some are still running after ``timeout``."""

@@ -45,7 +45,10 @@ def client_tls_context(settings: Settings) -> ssl.SSLContext:
     else:
         cert, key = str(pki.server_cert), str(pki.server_key)
     if not Path(ca).is_file():
-        raise FileNotFoundError(f"no trust-space CA at {ca}: run `espace-sante init`")
+        raise FileNotFoundError(
+            f"no trust-space CA at {ca}: set outbound.trust_ca_file, or run `espace-sante init` "
+            "for the development CA"
+        )
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.check_hostname = True
