@@ -65,6 +65,10 @@ async def claim_due(
     if exclude_domains:
         chosen = chosen.where(or_(q.domain.is_(None), q.domain.not_in(sorted(exclude_domains))))
     chosen = chosen.order_by(q.next_attempt_at, q.id).limit(limit)
+    # Look first with a read: an idle queue costs no write transaction (SQLite has one writer).
+    async with storage.sessions() as session:
+        if (await session.execute(chosen.limit(1))).first() is None:
+            return []
     if not is_sqlite(storage.engine):
         chosen = chosen.with_for_update(skip_locked=True)
     statement = (
