@@ -161,6 +161,7 @@ async def test_permanent_failure_sends_a_french_dsn_to_the_patient_inbox(
     await worker.run_once()
     original, dsn = await rows(storage)
     assert original.status == "failed" and original.dsn_sent and original.last_code == "550 5.1.1"
+    assert original.raw == b""  # given up: no copy of the content kept in the queue
     assert (dsn.kind, dsn.mail_from, dsn.rcpt_to) == ("dsn", "", seeded.active.address)
     assert dsn.account_id == seeded.active.account_id
     # the DSN is for one of our accounts: filed in its INBOX, not sent out

@@ -239,6 +239,7 @@ class OutboundWorker:
                     message.rcpt_to,
                     result.text[:200],
                 )
+            row.raw = b""  # given up: the sender keeps their copy; the DSN carries the headers
             await self._audit(
                 session, message, "outbound.expired" if expired else "outbound.failed", result, now
             )
