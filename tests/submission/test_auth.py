@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+from typing import Any
 
 import aiosmtplib
 import pytest
@@ -15,7 +16,7 @@ from espace_sante.accounts.tokens import TokenSigner
 from espace_sante.mta.submission import SubmissionListener
 from espace_sante.policy.login import FAILURES_BEFORE_LOCK
 from espace_sante.storage.runtime import Storage
-from espace_sante.storage.schema import AuditEntry, LoginThrottle
+from espace_sante.storage.schema import AuditEntry, LoginThrottle, OutboundMessage
 from submission.conftest import World, connect
 
 
@@ -167,3 +168,84 @@ async def test_bad_tokens_get_an_error_challenge_then_535(
     assert final.code == 535
     assert (await client.execute_command(b"MAIL", f"FROM:<{user}>".encode())).code == 530
     await client.quit()
+
+
+async def test_webmail_path_aiosmtplib_xoauth2(
+    submission: SubmissionListener,
+    world: World,
+    client_tls: ssl.SSLContext,
+    signer: TokenSigner,
+) -> None:
+    """What the webmail does: aiosmtplib's own XOAUTH2 with a token for the logged-in patient."""
+    client = await connect(submission, client_tls)
+    with pytest.raises(aiosmtplib.SMTPAuthenticationError) as refused:
+        await client.auth_xoauth2(world.patient.address, "not-a-token")
+    assert refused.value.code == 535
+    token = signer.issue(world.patient.account_id, world.patient.address)
+    assert (await client.auth_xoauth2(world.patient.address, token)).code == 235
+    await client.quit()
+
+
+async def test_stdlib_smtplib_over_implicit_tls(
+    submission: SubmissionListener, world: World, client_tls: ssl.SSLContext
+) -> None:
+    """A mail app: Python's smtplib on the implicit-TLS port, login() picking its mechanism."""
+    import asyncio
+    import smtplib
+
+    def run() -> tuple[int, bytes]:
+        with smtplib.SMTP_SSL(
+            "127.0.0.1", submission.tls_port, context=client_tls, timeout=30
+        ) as client:
+            client.login(world.patient.address, world.patient.password)
+            return client.mail(world.patient.address)
+
+    code, _ = await asyncio.to_thread(run)
+    assert code == 250
+
+
+async def test_swaks_sends_a_reply(
+    submission: SubmissionListener,
+    world: World,
+    pki: Any,
+    storage: Storage,
+) -> None:
+    """swaks (Debian) as the mail client: STARTTLS, AUTH PLAIN, a reply to the open
+    conversation."""
+    import asyncio
+    import shutil
+
+    if shutil.which("swaks") is None:
+        pytest.skip("swaks is not installed (make install-test installs it)")
+    proc = await asyncio.create_subprocess_exec(
+        "swaks",
+        "--server",
+        f"127.0.0.1:{submission.port}",
+        "--tls",
+        "--tls-ca-path",
+        str(pki.ca_cert),
+        "--tls-verify",
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        world.patient.address,
+        "--auth-password",
+        world.patient.password,
+        "--from",
+        world.patient.address,
+        "--to",
+        "dr.dupont@medecin.mssante.fr",
+        "--header",
+        "Subject: Re: Compte rendu",
+        "--body",
+        "Merci docteur",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "235 2.7.0" in text and "250 2.0.0 Message accepté" in text
+    async with storage.sessions() as s:
+        rows = (await s.execute(select(OutboundMessage))).scalars().all()
+    assert [(r.kind, r.rcpt_to) for r in rows] == [("reply", "dr.dupont@medecin.mssante.fr")]
