@@ -292,3 +292,47 @@ async def test_postfix_never_back_gives_the_patient_a_dsn(
     text = report.get_body(("plain",)).get_content()
     assert "n'a pas pu être remis" in text and DOCTOR in text
     assert b"Status: 5.4.7" in raw and f"Final-Recipient: rfc822; {DOCTOR}".encode() in raw
+
+
+async def test_postfix_refusing_the_recipient_gives_a_dsn_with_its_reply(
+    operator: Operator, storage: Storage, seeded: Seeded
+) -> None:
+    """A 5xx from the real peer (unknown mailbox at the operator): no retry, a DSN at once."""
+    from espace_sante.accounts.conversations import record_professional_message
+
+    await operator.start()
+    gone = "dr.parti@medecin.mssante.fr"  # wrote once, mailbox since closed at the operator
+    async with transaction(storage.sessions) as s:
+        await record_professional_message(
+            s,
+            account_id=seeded.active.account_id,
+            professional_address=gone,
+            closing=False,
+            reply_to=None,
+        )
+    password = await app_password(storage, seeded)
+    assert operator.submission is not None
+    client = aiosmtplib.SMTP(
+        hostname="127.0.0.1",
+        port=operator.submission.port,
+        start_tls=True,
+        tls_context=operator.client_tls(with_cert=False),
+    )
+    await client.connect()
+    await client.login(seeded.active.address, password)
+    me = seeded.active.address
+    await client.sendmail(
+        me, [gone], f"From: {me}\r\nTo: {gone}\r\nSubject: Re: suivi\r\n\r\nx\r\n"
+    )
+    await client.quit()
+    (dsn_message,) = await until(
+        lambda: folder(storage, seeded.active.account_id, "INBOX"), "the DSN in the inbox"
+    )
+    reply, _ = await queue_rows(storage)
+    assert reply.status == "failed" and reply.attempts == 1 and reply.last_code == "550 5.1.1"
+    raw = await read_blob(storage, seeded.active.account_id, dsn_message.blob_id)
+    assert b"Status: 5.1.1" in raw and b"Action: failed" in raw
+    assert f"Final-Recipient: rfc822; {gone}".encode() in raw
+    report = email.message_from_bytes(raw, policy=email.policy.default)
+    text = report.get_body(("plain",)).get_content()
+    assert "refusé définitivement" in text and "550" in text
