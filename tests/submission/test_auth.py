@@ -249,3 +249,25 @@ async def test_swaks_sends_a_reply(
     async with storage.sessions() as s:
         rows = (await s.execute(select(OutboundMessage))).scalars().all()
     assert [(r.kind, r.rcpt_to) for r in rows] == [("reply", "dr.dupont@medecin.mssante.fr")]
+
+
+async def test_hostile_auth_exchanges(
+    submission: SubmissionListener, world: World, client_tls: ssl.SSLContext
+) -> None:
+    client = await connect(submission, client_tls)
+    huge = await client.execute_command(b"AUTH", b"PLAIN", b"A" * 20000)
+    assert huge.code == 500 and "5.5.2" in huge.message
+    # LOGIN: the client gives up with "*" (RFC 4954 §4)
+    assert (await client.execute_command(b"AUTH", b"LOGIN")).code == 334
+    aborted = await client.execute_command(b"*")
+    assert aborted.code == 501 and "abandonnée" in aborted.message
+    # LOGIN: not base64 at the password prompt
+    user = b64(world.patient.address).encode()
+    assert (await client.execute_command(b"AUTH", b"LOGIN", user)).code == 334
+    assert (await client.execute_command(b"%%%")).code == 501
+    # XOAUTH2 with a malformed response: error challenge, then 535
+    assert (await client.execute_command(b"AUTH", b"XOAUTH2", b64("garbage").encode())).code == 334
+    assert (await client.execute_command(b"")).code == 535
+    # the session is still usable
+    assert (await client.auth_plain(world.patient.address, world.patient.password)).code == 235
+    await client.quit()
