@@ -129,15 +129,14 @@ def routed(settings: Settings, port: int, **outbound: Any) -> Settings:
     """Settings whose outbound route for every domain is the local peer."""
     # the test settings use the shared development PKI's server certificate; its CA is beside it
     ca = Path(settings.smtp.cert_file).with_name("ca.crt")
-    out = replace(
-        settings.outbound,
-        routes=f"*=127.0.0.1:{port}",
-        trust_ca_file=str(ca),
-        retry_base=60.0,
-        retry_max=3600.0,
-        timeout=10.0,
-        **outbound,
-    )
+    values: dict[str, Any] = {
+        "routes": f"*=127.0.0.1:{port}",
+        "trust_ca_file": str(ca),
+        "retry_base": 60.0,
+        "retry_max": 3600.0,
+        "timeout": 10.0,
+    }
+    out = replace(settings.outbound, **{**values, **outbound})
     return replace(settings, outbound=out)
 
 

@@ -353,3 +353,29 @@ async def test_per_domain_concurrency_limit(
         await worker.stop(grace=10)
     assert peer.handler.sessions_max == 2
     assert {r.status for r in await rows(storage)} == {"delivered"}
+
+
+async def test_a_slow_delivery_keeps_its_lease(
+    settings: Settings, storage: Storage, seeded: Seeded, peer: Peer, make_worker: Any
+) -> None:
+    """While the peer takes its time, the worker renews its lease: another worker cannot take
+    the row over and send it a second time."""
+    await queue_reply(storage, seeded)
+    peer.handler.hold = asyncio.Event()
+    # a lease far shorter than the peer's pause (settings validation would refuse it)
+    worker = make_worker(routed(settings, peer.port, lease=0.6, timeout=30.0, poll_interval=0.05))
+    worker.start()
+    try:
+        while peer.handler.sessions_now < 1:
+            await asyncio.sleep(0.02)
+        for _ in range(3):
+            await asyncio.sleep(0.6)  # a whole lease
+            assert await queue.claim_due(storage, "other", limit=10, lease=60) == []
+        peer.handler.hold.set()
+        while not peer.handler.received:
+            await asyncio.sleep(0.02)
+    finally:
+        await worker.stop(grace=10)
+    (row,) = await rows(storage)
+    assert row.status == "delivered" and row.attempts == 1
+    assert len(peer.handler.received) == 1

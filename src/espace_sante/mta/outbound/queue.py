@@ -3,8 +3,9 @@
 A row is ``queued`` until a worker claims it: one UPDATE sets ``status='sending'``, the worker's
 id and a lease, and counts the attempt. On PostgreSQL the rows to claim are chosen with ``FOR
 UPDATE SKIP LOCKED``, so concurrent workers take different rows without waiting; on SQLite the
-UPDATE … WHERE id IN (SELECT …) runs under the database's single write lock. A row whose lease ran
-out (its worker died mid-delivery) becomes claimable again, so a message may then be delivered
+UPDATE … WHERE id IN (SELECT …) runs under the database's single write lock. The worker renews
+the lease while it works on the row. A row whose lease ran out (its worker died mid-delivery)
+becomes claimable again, so a message may then be delivered
 twice — as with any MTA that crashes between the peer's 250 and its own bookkeeping — never lost.
 Settling a row checks that this worker still holds it.
 """
@@ -120,6 +121,19 @@ async def held_row(
     if row is None or row.status != SENDING or row.claimed_by != worker_id:
         return None
     return row
+
+
+async def extend_lease(storage: Storage, worker_id: str, message_id: int, lease: float) -> bool:
+    """Push this worker's lease on a row further (a long delivery); False if it lost the row."""
+    q = OutboundMessage
+    async with transaction(storage.sessions) as session:
+        done = await session.execute(
+            update(q)
+            .where(q.id == message_id, q.status == SENDING, q.claimed_by == worker_id)
+            .values(lease_until=datetime.now(UTC) + timedelta(seconds=lease))
+            .execution_options(synchronize_session=False)
+        )
+    return bool(getattr(done, "rowcount", 0))
 
 
 async def release(storage: Storage, worker_id: str, ids: list[int]) -> None:

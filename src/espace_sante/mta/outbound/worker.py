@@ -146,18 +146,34 @@ class OutboundWorker:
             message.domain, asyncio.Semaphore(self.out.per_domain_concurrency)
         )
         self._by_domain[message.domain] += 1
+        keeper = asyncio.create_task(self._keep_lease(message.id))
         try:
             async with slots:
                 self._waiting.pop(message.id, None)
                 if message.kind == "dsn" and await self._deliver_locally(message):
                     return
                 result = await self._attempt(message)
+                keeper.cancel()
                 await self._settle(message, result)
         finally:
+            keeper.cancel()
             self._by_domain[message.domain] -= 1
             if not self._by_domain[message.domain]:
                 del self._by_domain[message.domain]
                 self._domain_slots.pop(message.domain, None)
+
+    async def _keep_lease(self, message_id: int) -> None:
+        """Renew the lease while the message waits for its domain's turn or is being sent, so
+        that a slow delivery is not taken over (and sent twice) by another worker."""
+        while True:
+            await asyncio.sleep(self.out.lease / 3)
+            try:
+                if not await queue.extend_lease(
+                    self.storage, self.worker_id, message_id, self.out.lease
+                ):
+                    return
+            except Exception:  # the database is away: the lease may lapse, nothing is lost
+                log.warning("outbound: could not renew the lease of row %d", message_id)
 
     async def _attempt(self, message: ClaimedMessage) -> AttemptResult:
         try:
