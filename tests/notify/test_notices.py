@@ -100,9 +100,7 @@ def _text(row: OutboundMessage) -> str:
 
 
 async def test_no_personal_address_means_no_notice(storage: Storage, seeded: Seeded) -> None:
-    await deliver(
-        storage, seeded, clinician_message(sender=DOCTOR, patient_ins=seeded.active.ins)
-    )
+    await deliver(storage, seeded, clinician_message(sender=DOCTOR, patient_ins=seeded.active.ins))
     later = datetime.now(UTC) + timedelta(hours=1)
     assert await notify.dispatch_due(storage, now=later) == 0
     assert await _notices(storage) == []

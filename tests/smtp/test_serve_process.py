@@ -34,6 +34,7 @@ def _free_port() -> int:
 
 IMAP_PORTS = (_free_port(), _free_port())
 WEB_PORT = _free_port()
+SUBMISSION_PORTS = (_free_port(), _free_port())
 
 
 async def _start(
@@ -51,6 +52,9 @@ async def _start(
         ESPACE_IMAP_PORT=str(IMAP_PORTS[0]),
         ESPACE_IMAP_TLS_PORT=str(IMAP_PORTS[1]),
         ESPACE_WEB_PORT=str(WEB_PORT),
+        ESPACE_SUBMISSION_PORT=str(SUBMISSION_PORTS[0]),
+        ESPACE_SUBMISSION_TLS_PORT=str(SUBMISSION_PORTS[1]),
+        ESPACE_OUTBOUND_TRUST_CA_FILE=str(pki.ca_cert),
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -111,6 +115,11 @@ async def test_serve_logs_each_transaction_and_stops_on_sigterm(
         page = await reader.read()
         writer.close()
         assert page.startswith(b"HTTP/1.1 200") and b"Connexion" in page
+        # and so do the submission listeners
+        for sub_port, tls in ((SUBMISSION_PORTS[0], None), (SUBMISSION_PORTS[1], client_tls)):
+            reader, writer = await asyncio.open_connection("127.0.0.1", sub_port, ssl=tls)
+            assert (await reader.readline()).startswith(b"220 ")
+            writer.close()
     finally:
         out = await _stop(proc)
     assert out.count("reply='250 2.0.0") == 3, out

@@ -182,6 +182,10 @@ async def seed(settings: Settings) -> list[str]:
                 f"IMAP (127.0.0.1:{settings.imap.tls_port} TLS, {settings.imap.port} STARTTLS): "
                 f"user {first.address}, app password {secret}"
             )
+            lines.append(
+                f"SMTP submission (127.0.0.1:{settings.submission.port} STARTTLS, "
+                f"{settings.submission.tls_port} TLS): same user and app password"
+            )
             lines.extend(await _web_logins(settings, storage, [r for r, _ in new_patients]))
     return lines
 

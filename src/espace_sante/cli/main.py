@@ -67,7 +67,8 @@ def _redact(url: str) -> str:
 
 @main.command()
 def serve() -> None:
-    """Run the listeners (SMTP inbound MX) until SIGTERM."""
+    """Run the listeners (SMTP inbound MX, IMAP, submission) and the outbound delivery worker
+    until SIGTERM."""
     settings = settings_or_exit()
     from espace_sante.mta import server
     from espace_sante.storage.crypto import KeyError_, load_master_key

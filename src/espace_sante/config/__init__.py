@@ -7,17 +7,23 @@ that names the key. Not in charge of: acting on the settings (each package reads
 from espace_sante.config.settings import (
     ConfigError,
     MssanteSettings,
+    OutboundSettings,
     Settings,
     SmtpSettings,
+    SubmissionSettings,
     WebSettings,
     load_settings,
+    parse_routes,
 )
 
 __all__ = [
     "ConfigError",
     "MssanteSettings",
+    "OutboundSettings",
     "Settings",
     "SmtpSettings",
+    "SubmissionSettings",
     "WebSettings",
     "load_settings",
+    "parse_routes",
 ]

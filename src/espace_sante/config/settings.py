@@ -37,6 +37,14 @@ class MssanteSettings:
     hostname: str = "mx.espace-sante.localhost"
     #: Where error notices (XDM integration failures) are sent from.
     postmaster: str = "postmaster@espace-sante.localhost"
+    #: Profession codes (directory ``profession_code``) to which a patient may write first,
+    #: comma-separated. 21 = pharmacien.
+    patient_initiated_professions: str = "21"
+
+    @property
+    def patient_initiated_profession_set(self) -> frozenset[str]:
+        """:attr:`patient_initiated_professions` as a set of codes."""
+        return frozenset(c.strip() for c in self.patient_initiated_professions.split(",") if c)
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,53 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class SubmissionSettings:
+    """The SMTP submission listeners (RFC 6409) of the webmail and of mail apps."""
+
+    listen_host: str = "127.0.0.1"
+    #: STARTTLS port (production: 587); AUTH is offered only once TLS is on.
+    port: int = 5870
+    #: Implicit-TLS port (production: 465, RFC 8314).
+    tls_port: int = 4650
+    #: Seconds of client silence before the session is closed.
+    idle_timeout: int = 300
+    #: Largest number of recipients in one transaction.
+    max_recipients: int = 50
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    """The outbound queue's delivery to other operators' MTAs."""
+
+    #: Run the delivery worker in each ``serve`` process.
+    enabled: bool = True
+    #: Routing table that overrides DNS MX: ``"domain=host:port, *=host:port"`` (``*`` is every
+    #: other domain). Empty: MX records from DNS, port 25.
+    routes: str = ""
+    #: PEM bundle that peers' server certificates must chain to (the trust-space CA). Empty: the
+    #: development CA made by ``init``.
+    trust_ca_file: str = ""
+    #: Our client certificate and key presented to peers. Empty: the development server
+    #: certificate (it carries the clientAuth usage).
+    client_cert_file: str = ""
+    client_key_file: str = ""
+    #: Deliveries in progress at once, in total and per destination domain.
+    max_concurrency: int = 16
+    per_domain_concurrency: int = 4
+    #: Seconds between two looks at the queue when it has nothing due.
+    poll_interval: float = 5.0
+    #: Retry back-off: first delay, doubled at each attempt, capped (seconds).
+    retry_base: float = 300.0
+    retry_max: float = 14400.0
+    #: Seconds after which an undelivered message is given up and a DSN is sent (5 days).
+    max_lifetime: float = 432000.0
+    #: Seconds a worker holds a claimed row; past it another worker may take the row over.
+    lease: float = 600.0
+    #: Seconds allowed to connect and for each SMTP command.
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration."""
 
@@ -127,6 +182,8 @@ class Settings:
     imap: ImapSettings = field(default_factory=ImapSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     web: WebSettings = field(default_factory=WebSettings)
+    submission: SubmissionSettings = field(default_factory=SubmissionSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -230,6 +287,15 @@ def _coerce(hint: Any, value: Any, key: str, from_env: bool) -> Any:
             except ValueError:
                 pass
         raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if from_env and isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
     if hint is str:
         if isinstance(value, str):
             return value
@@ -288,6 +354,7 @@ def _validate(s: Settings) -> None:
             f"notify.portal_url: expected an http(s) URL, got {s.notify.portal_url!r}"
         )
     _validate_web(s.web)
+    _validate_submission_and_outbound(s)
     domain = s.mssante.patient_domain
     if not domain or "@" in domain or " " in domain or "." not in domain:
         raise ConfigError(f"mssante.patient_domain: not a domain name: {domain!r}")
@@ -333,3 +400,71 @@ def _validate_web(w: WebSettings) -> None:
         raise ConfigError(f'web.sms_gateway: expected "file", got {w.sms_gateway!r}')
     if not w.sms_file:
         raise ConfigError("web.sms_file: expected a file name")
+
+
+def parse_routes(text: str, key: str = "outbound.routes") -> dict[str, tuple[str, int]]:
+    """``"domain=host:port, *=host:port"`` as ``{domain: (host, port)}``; ConfigError naming
+    ``key`` on a bad entry. ``[::1]:25`` spells an IPv6 host."""
+    routes: dict[str, tuple[str, int]] = {}
+    for entry in (e.strip() for e in text.replace(";", ",").split(",")):
+        if not entry:
+            continue
+        domain, sep, target = (part.strip() for part in entry.partition("="))
+        host, _, port_text = target.rpartition(":")
+        host = host.strip("[]")
+        if (
+            not sep
+            or not domain
+            or " " in domain
+            or not host
+            or not port_text.isdigit()
+            or not 1 <= int(port_text) <= 65535
+        ):
+            raise ConfigError(f"{key}: expected domain=host:port, got {entry!r}")
+        routes[domain.lower()] = (host, int(port_text))
+    return routes
+
+
+def _validate_submission_and_outbound(s: Settings) -> None:
+    sub = s.submission
+    for key, port in (("submission.port", sub.port), ("submission.tls_port", sub.tls_port)):
+        if not 0 <= port <= 65535:  # 0: any free port (tests)
+            raise ConfigError(f"{key}: expected 1..65535, got {port}")
+    if sub.idle_timeout < 1:
+        raise ConfigError(f"submission.idle_timeout: expected >= 1 second, got {sub.idle_timeout}")
+    if not 1 <= sub.max_recipients <= 1000:
+        raise ConfigError(f"submission.max_recipients: expected 1..1000, got {sub.max_recipients}")
+    out = s.outbound
+    parse_routes(out.routes)
+    for key, path in (
+        ("outbound.trust_ca_file", out.trust_ca_file),
+        ("outbound.client_cert_file", out.client_cert_file),
+        ("outbound.client_key_file", out.client_key_file),
+    ):
+        if path and not Path(path).is_file():
+            raise ConfigError(f"{key}: no such file: {path}")
+    if bool(out.client_cert_file) != bool(out.client_key_file):
+        raise ConfigError(
+            "outbound.client_cert_file and outbound.client_key_file: set both or neither"
+        )
+    if not 1 <= out.max_concurrency <= 1000:
+        raise ConfigError(f"outbound.max_concurrency: expected 1..1000, got {out.max_concurrency}")
+    if not 1 <= out.per_domain_concurrency <= out.max_concurrency:
+        raise ConfigError(
+            "outbound.per_domain_concurrency: expected 1..max_concurrency, "
+            f"got {out.per_domain_concurrency}"
+        )
+    for key, value in (
+        ("outbound.poll_interval", out.poll_interval),
+        ("outbound.retry_base", out.retry_base),
+        ("outbound.retry_max", out.retry_max),
+        ("outbound.max_lifetime", out.max_lifetime),
+        ("outbound.lease", out.lease),
+        ("outbound.timeout", out.timeout),
+    ):
+        if not value > 0:
+            raise ConfigError(f"{key}: expected a positive number of seconds, got {value}")
+    if out.retry_max < out.retry_base:
+        raise ConfigError(f"outbound.retry_max: must be >= retry_base ({out.retry_base})")
+    if out.lease <= out.timeout:
+        raise ConfigError(f"outbound.lease: must exceed outbound.timeout ({out.timeout})")

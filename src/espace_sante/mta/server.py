@@ -22,7 +22,9 @@ from espace_sante.config import Settings
 from espace_sante.mailbox.imap.server import ImapListener
 from espace_sante.mta.background import PeriodicWork
 from espace_sante.mta.inbound import InboundHandler
+from espace_sante.mta.outbound.worker import OutboundWorker
 from espace_sante.mta.smtpserver import GatewaySMTP
+from espace_sante.mta.submission import SubmissionListener
 from espace_sante.mta.tls import mail_client_context, server_context
 from espace_sante.storage.migrate import check_schema
 from espace_sante.storage.runtime import Storage
@@ -132,6 +134,20 @@ async def serve_forever(settings: Settings, reuse_port: bool = False) -> None:
         imap.port,
         imap.tls_port,
     )
+    submission = SubmissionListener(settings, storage, mail_client_context(settings), imap.signer)
+    await submission.start(reuse_port=reuse_port)
+    log.info(
+        "submission listening on %s:%d (STARTTLS) and %d (TLS)",
+        settings.submission.listen_host,
+        submission.port,
+        submission.tls_port,
+    )
+    outbound: OutboundWorker | None = None
+    if settings.outbound.enabled:
+        outbound = OutboundWorker(settings, storage)
+        submission.handler.on_queued = outbound.wake
+        outbound.start()
+        log.info("outbound delivery worker started (pid %d)", os.getpid())
     periodic = PeriodicWork(storage)
     periodic.start()
     from espace_sante.webmail.serve import WebListener
@@ -148,7 +164,10 @@ async def serve_forever(settings: Settings, reuse_port: bool = False) -> None:
     await periodic.stop()
     await web.stop()
     await imap.stop()
+    await submission.stop()
     await listener.stop()
+    if outbound is not None:
+        await outbound.stop()
     await storage.close()
     log.info("smtp inbound stopped (pid %d)", os.getpid())
 

@@ -180,3 +180,62 @@ CLIENT_CERT_REQUIRED = _refuse(
     "Certificat client de l'espace de confiance requis",
     "A trust-space client certificate is required",
 )
+
+# -- submission (authenticated clients) -------------------------------------------------------
+AUTH_REQUIRED = _refuse(
+    530,
+    "5.7.0",
+    "auth_required",
+    "Authentification requise : AUTH d'abord",
+    "Authentication required",
+)
+AUTH_FAILED = _refuse(
+    535,
+    "5.7.8",
+    "auth_failed",
+    "Identifiants invalides",
+    "Authentication credentials invalid",
+)
+AUTH_LOCKED = _refuse(
+    454,
+    "4.7.0",
+    "auth_locked",
+    "Trop d'échecs d'authentification, réessayez plus tard",
+    "Too many failed authentications, try again later",
+)
+#: RFC 6409 §6.1: the envelope sender must be an address the authenticated user may use.
+ENVELOPE_SENDER_MISMATCH = _refuse(
+    553,
+    "5.7.1",
+    "envelope_sender_mismatch",
+    "L'expéditeur doit être l'adresse du compte authentifié",
+    "Sender address must be the authenticated account's address",
+)
+HEADER_FROM_MISMATCH = _refuse(
+    550,
+    "5.7.1",
+    "header_from_mismatch",
+    "L'en-tête From (ou Sender) doit être l'adresse du compte authentifié, une seule fois",
+    "The From (or Sender) header must be the authenticated account's address, once",
+)
+PATIENT_TO_PATIENT = _refuse(
+    550,
+    "5.7.1",
+    "patient_to_patient",
+    "Un patient ne peut pas écrire à un autre patient",
+    "A patient may not write to another patient",
+)
+RECIPIENT_OUTSIDE_TRUST_SPACE = _refuse(
+    550,
+    "5.1.2",
+    "recipient_outside_trust_space",
+    "Destinataire hors de l'espace de confiance MSSanté (domaine non autorisé)",
+    "Recipient outside the MSSanté trust space (domain not allow-listed)",
+)
+RECIPIENT_NOT_IN_DIRECTORY = _refuse(
+    550,
+    "5.1.1",
+    "recipient_not_in_directory",
+    "Destinataire absent de l'annuaire des professionnels MSSanté",
+    "Recipient not in the MSSanté directory of professionals",
+)

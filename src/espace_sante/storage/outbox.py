@@ -42,6 +42,8 @@ def outbound_row(
         attempts=0,
         next_attempt_at=at,
         created_at=at,
+        domain=rcpt_to.rpartition("@")[2].lower() or None,
+        dsn_sent=False,
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -318,6 +319,22 @@ class OutboundMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # -- delivery state (migration 0004) -------------------------------------------------------
+    # status: queued -> sending (claimed, leased) -> delivered | failed (5xx) | expired (lifetime)
+    #: Destination domain of ``rcpt_to``, for per-domain limits (NULL on rows written before 0004).
+    domain: Mapped[str | None] = mapped_column(String(253), nullable=True)
+    #: The worker holding the row while ``status`` is ``sending``, and until when.
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: The last SMTP reply of the peer ("451 4.4.1"), and the host that gave it.
+    last_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    remote_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: A delivery status notification was queued for the sender (failed / expired rows).
+    dsn_sent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    __table_args__ = (
+        Index("ix_outbound_queue_status_next_attempt_at", "status", "next_attempt_at"),
+    )
 
 
 class AuditHead(Base):

@@ -25,9 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from espace_sante import audit
-from espace_sante.accounts import guardians, throttle
-from espace_sante.accounts.app_passwords import account_by_address, mark_used, verify_app_password
+from espace_sante.accounts import mail_auth
 from espace_sante.accounts.tokens import TokenError, TokenSigner
 from espace_sante.mailbox.imap import fetch, mutf7, search
 from espace_sante.mailbox.imap.errors import log_failure
@@ -52,10 +50,7 @@ from espace_sante.mailbox.imap.parser import (
 )
 from espace_sante.mailbox.imap.seqset import SequenceSet, SequenceSetError, compress
 from espace_sante.mailbox.imapmeta import imap_quote
-from espace_sante.policy import login
-from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
-from espace_sante.storage.schema import Account
 
 log = logging.getLogger(__name__)
 
@@ -330,19 +325,10 @@ class ImapSession:
 
     async def _authenticate_token(self, c: Command, mechanism: str, user: str, token: str) -> None:
         """XOAUTH2 / OAUTHBEARER with a token from ``accounts.tokens``."""
-        account = None
         try:
-            if self.signer is None:
-                raise TokenError("tokens are not configured")
-            claims = self.signer.verify(token, "imap")
-            if user and user.lower() != claims.address:
-                raise TokenError("token issued for another account")
-            async with self.storage.sessions() as session:
-                account = await account_by_address(session, claims.address)
-                if account is None or account.id != claims.account_id:
-                    raise TokenError("unknown account")
-                if account.status != "active" or await throttle.is_locked(session, account.id):
-                    raise TokenError("account not available")
+            account = await mail_auth.token_login(
+                self.storage.sessions, self.signer, user, token, service="imap"
+            )
         except TokenError as exc:
             log.info("imap: %s refused from %s: %s", mechanism, self.remote, exc)
             # RFC 7628 §3.2.2 / XOAUTH2: an error challenge, the client's dummy answer, then NO
@@ -350,11 +336,10 @@ class ImapSession:
             await self._send("+ " + base64.b64encode(error).decode("ascii"))
             await self._sasl_line()
             raise _No("[AUTHENTICATIONFAILED] invalid token") from exc
-        assert account is not None
-        self.account_id = account.id
+        self.account_id = account.account_id
         self.address = account.address
-        self.store = AccountMailStore(self.storage, account.id)
-        log.info("imap: account %s logged in with a token from %s", account.id, self.remote)
+        self.store = AccountMailStore(self.storage, account.account_id)
+        log.info("imap: account %s logged in with a token from %s", account.account_id, self.remote)
         await self._send(f"{c.tag} OK [CAPABILITY {self._capabilities()}] logged in")
 
     def _require_unauthenticated(self) -> None:
@@ -366,57 +351,31 @@ class ImapSession:
     async def _authenticate(
         self, c: Command, user: str, password: str, acting_for: str | None = None
     ) -> None:
-        """Check an app password; with ``acting_for`` (the SASL authorization identity), the
-        authenticated guardian then opens that dependant's mailbox, if the guardianship allows."""
-        # Verify in a read session: argon2 must not hold the database's write lock.
-        async with self.storage.sessions() as session:
-            account = await account_by_address(session, user)
-            if account is None or account.status not in ("active",):
-                account_id = None
-            else:
-                account_id = account.id
-            if account_id is not None and await throttle.is_locked(session, account_id):
-                raise _No("[AUTHENTICATIONFAILED] too many failed attempts, try again later")
-            matched = (
-                await verify_app_password(session, account_id, password)
-                if account_id is not None
-                else None
-            )
-        state = None
-        if account_id is not None:
-            async with transaction(self.storage.sessions) as session:
-                if matched is None:
-                    state = await throttle.record_failure(
-                        session, account_id, service="imap", remote=self.remote
-                    )
-                else:
-                    await mark_used(session, matched)
-                    await throttle.record_success(session, account_id)
-        if matched is None or account_id is None or account is None:
-            await self.sleep(login.failure_delay(state.failures if state else 1))
+        """Check an app password; with ``acting_for`` (the SASL authorization identity), a
+        guardian opens that dependant's mailbox, if the guardianship allows it."""
+        outcome = await mail_auth.password_login(
+            self.storage.sessions,
+            user,
+            password,
+            service="imap",
+            remote=self.remote,
+            acting_for=acting_for,
+        )
+        if outcome.locked:
+            raise _No("[AUTHENTICATIONFAILED] too many failed attempts, try again later")
+        if outcome.forbidden:
+            log.info("imap: a login from %s may not act for another account", self.remote)
+            raise _No("[AUTHORIZATIONFAILED] not allowed to act for this account")
+        account = outcome.login
+        if account is None:
+            await self.sleep(outcome.failure_delay)
             log.info("imap: failed login from %s", self.remote)
             raise _No("[AUTHENTICATIONFAILED] invalid credentials")
-        if acting_for is not None:
-            account = await self._act_for(account, acting_for)
-            account_id = account.id
-        self.account_id = account_id
+        self.account_id = account.account_id
         self.address = account.address
-        self.store = AccountMailStore(self.storage, account_id)
-        log.info("imap: account %s logged in from %s", account_id, self.remote)
+        self.store = AccountMailStore(self.storage, account.account_id)
+        log.info("imap: account %s logged in from %s", account.account_id, self.remote)
         await self._send(f"{c.tag} OK [CAPABILITY {self._capabilities()}] logged in")
-
-    async def _act_for(self, guardian: Account, dependant_address: str) -> Account:
-        async with transaction(self.storage.sessions) as session:
-            dependant = await guardians.may_act_for(session, guardian, dependant_address)
-            if dependant is not None:
-                await audit.append(
-                    session, account_id=dependant.id, actor=f"account:{guardian.id}",
-                    action="mailbox.guardian_login", detail={"service": "imap"},
-                )  # fmt: skip
-        if dependant is None:
-            log.info("imap: account %s may not act for another account", guardian.id)
-            raise _No("[AUTHORIZATIONFAILED] not allowed to act for this account")
-        return dependant
 
     # -- authenticated --------------------------------------------------------------------------
 
@@ -1121,22 +1080,10 @@ def _sasl_decode(response: str) -> bytes:
 
 def _bearer(mechanism: str, decoded: bytes) -> tuple[str, str]:
     """(user, token) of an XOAUTH2 or OAUTHBEARER initial response."""
-    text = decoded.decode("utf-8", "replace")
-    fields = text.split("\x01")
-    user = ""
-    if mechanism == "XOAUTH2":
-        if not fields[0].startswith("user="):
-            raise _Bad("malformed XOAUTH2 response")
-        user = fields[0][5:]
-    else:
-        gs2 = fields[0].split(",")
-        if len(gs2) < 2 or gs2[0] not in ("n", "y"):
-            raise _Bad("malformed OAUTHBEARER response")
-        user = gs2[1][2:] if gs2[1].startswith("a=") else ""
-    auth = next((f[5:] for f in fields[1:] if f.startswith("auth=")), None)
-    if auth is None or not auth.lower().startswith("bearer "):
-        raise _Bad(f"malformed {mechanism} response")
-    return user, auth[7:].strip()
+    try:
+        return mail_auth.parse_bearer_response(mechanism, decoded)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from exc
 
 
 def _no_args(c: Command) -> None:

@@ -91,9 +91,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_read_receipt_requests_account_id"), ["account_id"], unique=False
         )
-        batch_op.create_index(
-            batch_op.f("ix_read_receipt_requests_state"), ["state"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_read_receipt_requests_state"), ["state"], unique=False)
 
 
 def downgrade() -> None:
