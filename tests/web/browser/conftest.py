@@ -21,6 +21,7 @@ import pytest
 
 from espace_sante.config import Settings, load_settings
 from espace_sante.mailbox.imap.server import ImapListener
+from espace_sante.mta.submission import SubmissionListener
 from espace_sante.mta.tls import default_hostnames, ensure_dev_pki, mail_client_context
 from espace_sante.storage.crypto import create_master_key
 from espace_sante.storage.engine import create_engine
@@ -54,6 +55,7 @@ class LiveServer:
         self.settings = settings
         self.with_imap = with_imap
         self.imap: ImapListener | None = None
+        self.submission: SubmissionListener | None = None
         self.clock = Clock()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -79,9 +81,19 @@ class LiveServer:
                     self.settings, self.storage, mail_client_context(self.settings)
                 )
                 await self.imap.start()
+                self.submission = SubmissionListener(
+                    self.settings, self.storage, mail_client_context(self.settings),
+                    self.imap.signer,
+                )  # fmt: skip
+                await self.submission.start()
                 # the web front must reach the ports the kernel chose
                 imap = replace(self.settings.imap, port=self.imap.port, tls_port=self.imap.tls_port)
-                self.settings = replace(self.settings, imap=imap)
+                submission = replace(
+                    self.settings.submission,
+                    port=self.submission.port,
+                    tls_port=self.submission.tls_port,
+                )
+                self.settings = replace(self.settings, imap=imap, submission=submission)
                 self.storage.settings = self.settings
             self.listener = WebListener(self.settings, self.storage, clock=self.clock)
             await self.listener.start()
@@ -90,6 +102,8 @@ class LiveServer:
 
     def stop(self) -> None:
         async def stop() -> None:
+            if self.submission is not None:
+                await self.submission.stop(grace=5)
             if self.imap is not None:
                 await self.imap.stop()
             if self.listener is not None:
@@ -122,11 +136,16 @@ def live_server(live_settings: Settings) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def live_server_with_imap(live_settings: Settings) -> Iterator[LiveServer]:
-    """The web front and the IMAP server (ports chosen by the kernel) on the same storage."""
+    """The web front, the IMAP server and the submission server (ports chosen by the kernel) on
+    the same storage."""
     # The data directory's own development CA, as `espace-sante init` makes it: the webmail's
     # IMAP and submission clients trust that CA.
     ensure_dev_pki(live_settings.pki_dir, default_hostnames(live_settings))
-    settings = replace(live_settings, imap=replace(live_settings.imap, port=0, tls_port=0))
+    settings = replace(
+        live_settings,
+        imap=replace(live_settings.imap, port=0, tls_port=0),
+        submission=replace(live_settings.submission, port=0, tls_port=0),
+    )
     server = LiveServer(settings, with_imap=True)
     server.start()
     try:

@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from espace_sante.mta.delivery import Delivering
+from espace_sante.storage.schema import OutboundMessage
 from fixtures.mssante import clinician_message
 from fixtures.seed import CARDIO, DOCTOR, Seeded, seed_trust_space
 from web.browser.conftest import LiveServer, assert_accessible
@@ -40,6 +42,13 @@ async def _deliver(server: LiveServer, seeded: Seeded, raw: bytes) -> None:
         recipients=[seeded.active],
         received_at=datetime.now(UTC),
     )
+
+
+async def _queued(server: LiveServer, kind: str) -> list[OutboundMessage]:
+    assert server.storage is not None
+    async with server.storage.sessions() as s:
+        query = select(OutboundMessage).where(OutboundMessage.kind == kind)
+        return list((await s.execute(query)).scalars())
 
 
 @pytest.fixture
@@ -110,6 +119,22 @@ def test_read_mail_and_see_a_closed_conversation(
     assert "<script" not in content.split("<main", 1)[1]
     assert "tracker.example.com" not in content and "javascript:" not in content
     assert page.get_by_role("button", name=re.compile("Envoyer")).count() == 1  # may reply
+
+    # the reply goes through our submission server into the outbound queue, with a Sent copy
+    page.get_by_label("Votre message").fill("Merci docteur, je prends rendez-vous.")
+    page.get_by_role("button", name="Envoyer la réponse").click()
+    page.wait_for_url(re.compile(r".*envoye=1$"))
+    assert "Votre réponse a été envoyée" in page.get_by_role("main").inner_text()
+    assert_accessible(page)
+    (reply,) = server.call(_queued(server, "reply"))
+    assert reply.rcpt_to == DOCTOR and reply.mail_from == seeded.active.address
+    sent = email.message_from_bytes(reply.raw, policy=email.policy.default)
+    assert sent["From"].addresses[0].addr_spec == seeded.active.address
+    assert sent["Subject"].startswith("Re: Résultats d'analyse")
+    assert sent["In-Reply-To"] == parsed["Message-ID"]
+    assert "je prends rendez-vous" in sent.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    page.goto("/mail/dossiers/Sent")
+    assert "Re: Résultats d'analyse" in page.get_by_role("main").inner_text()
 
     page.goto("/mail/")
     page.get_by_role("link", name=re.compile("Fin du suivi")).first.click()
