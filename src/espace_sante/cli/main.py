@@ -70,7 +70,7 @@ def serve() -> None:
     """Run the listeners (SMTP inbound MX, IMAP, submission) and the outbound delivery worker
     until SIGTERM."""
     settings = settings_or_exit()
-    from espace_sante.mta import server
+    from espace_sante.cli import serve as server
     from espace_sante.storage.crypto import KeyError_, load_master_key
     from espace_sante.storage.engine import create_engine
     from espace_sante.storage.migrate import SchemaOutOfDate, check_schema
