@@ -66,7 +66,7 @@ async def test_a_burst_makes_one_notice_without_health_data(
     assert parsed["Subject"] == "Du nouveau dans votre espace santé"
     assert parsed["Auto-Submitted"] == "auto-generated"
     assert "10 nouveaux messages et 10 nouveaux documents" in body  # one PDF each
-    assert storage.settings.notify.portal_url in body
+    assert f"{storage.settings.web.base_url}/connexion" in body
     whole = notice.raw.decode("ascii", "replace") + body
     for secret in ("biopsie", "Dupont", "dupont", seeded.active.ins, "LEGRAND", "medecin"):
         assert secret not in whole, secret

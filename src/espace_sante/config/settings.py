@@ -87,8 +87,6 @@ class NotifySettings:
     batch_seconds: int = 60
     #: The sender of notices (a no-reply address of the operator).
     sender: str = "ne-pas-repondre@espace-sante.localhost"
-    #: The page the notice links to, where the patient logs in.
-    portal_url: str = "http://127.0.0.1:8000/"
     #: Seconds between two looks for due notices and read receipts.
     poll_seconds: int = 5
 
@@ -349,10 +347,6 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"notify.poll_seconds: expected 1..3600, got {s.notify.poll_seconds}")
     if s.notify.sender.count("@") != 1 or any(c in s.notify.sender for c in " <>\r\n"):
         raise ConfigError(f"notify.sender: not an e-mail address: {s.notify.sender!r}")
-    if not s.notify.portal_url.startswith(("https://", "http://")):
-        raise ConfigError(
-            f"notify.portal_url: expected an http(s) URL, got {s.notify.portal_url!r}"
-        )
     _validate_web(s.web)
     _validate_submission_and_outbound(s)
     domain = s.mssante.patient_domain

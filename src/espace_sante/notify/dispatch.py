@@ -52,7 +52,7 @@ async def dispatch_due(storage: Storage, now: datetime | None = None) -> int:
                     to=to,
                     messages=pending.messages,
                     documents=pending.documents,
-                    portal_url=settings.notify.portal_url,
+                    portal_url=f"{settings.web.base_url}/connexion",
                     hostname=settings.mssante.hostname,
                 )
                 # A null envelope sender: a notice that cannot be delivered bounces nowhere.
