@@ -55,7 +55,7 @@ system-deps:
 
 ## Install what the tests need and run the whole suite, on SQLite and on PostgreSQL.
 test: install-test system-deps
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check src tests bench
