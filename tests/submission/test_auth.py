@@ -271,3 +271,55 @@ async def test_hostile_auth_exchanges(
     # the session is still usable
     assert (await client.auth_plain(world.patient.address, world.patient.password)).code == 235
     await client.quit()
+
+
+async def test_a_guardian_sends_for_a_minor_with_their_own_password(
+    submission: SubmissionListener, client_tls: ssl.SSLContext, world: World, storage: Storage
+) -> None:
+    """PLAIN with the minor's address as authorization identity: the guardian's own app password
+    opens the minor's account (never a shared password); anyone else is refused."""
+    from datetime import date
+
+    from espace_sante.accounts.guardians import add_guardian
+    from espace_sante.accounts.patients import NewPatient, create_patient
+    from espace_sante.policy.ins import DEMO_NIR_OID
+    from espace_sante.storage.engine import transaction
+    from fixtures.mssante import valid_nir
+
+    async with transaction(storage.sessions) as s:
+        minor = await create_patient(
+            s, storage.keyring,
+            NewPatient(ins=valid_nir("1150675123999"), oid=DEMO_NIR_OID, family_name="ENFANT",
+                       given_names="Léo", birth_date=date(2015, 6, 1), sex="M",
+                       birthplace="75112", status="active"),
+            patient_domain=storage.settings.mssante.patient_domain, accept_test_ins=True,
+        )  # fmt: skip
+    acting = b64(f"{minor.address}\0{world.patient.address}\0{world.patient.password}")
+    client = await connect(submission, client_tls)
+    assert (await client.execute_command(b"AUTH", b"PLAIN", acting.encode())).code == 535
+    await client.quit()
+
+    async with transaction(storage.sessions) as s:
+        await add_guardian(s, minor.address, world.patient.address)
+    client = await connect(submission, client_tls)
+    assert (await client.execute_command(b"AUTH", b"PLAIN", acting.encode())).code == 235
+    # the session is the minor's: the guardian's own address may not be the sender
+    refused = await client.execute_command(b"MAIL", f"FROM:<{world.patient.address}>".encode())
+    assert refused.code == 553 and "5.7.1" in refused.message
+    accepted = await client.execute_command(b"RSET")
+    assert accepted.code == 250
+    assert (await client.execute_command(b"MAIL", f"FROM:<{minor.address}>".encode())).code == 250
+    await client.quit()
+    other = b64(f"{minor.address}\0{world.other.address}\0{world.other.password}")
+    client = await connect(submission, client_tls)
+    assert (await client.execute_command(b"AUTH", b"PLAIN", other.encode())).code == 535
+    await client.quit()
+    async with storage.sessions() as s:
+        actions = (
+            await s.execute(
+                select(AuditEntry.action, AuditEntry.actor).where(
+                    AuditEntry.account_id == minor.account_id
+                )
+            )
+        ).all()
+    assert ("mailbox.guardian_login", f"account:{world.patient.account_id}") in actions
