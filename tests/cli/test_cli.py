@@ -183,3 +183,28 @@ def test_guardian_add_list_revoke(env: dict[str, str]) -> None:
         "revoked"
     )
     assert "revoked" in cli(env, "guardian", "list", people["child"]).stdout
+
+
+def test_serve_names_the_key_of_a_port_in_use(env: dict[str, str]) -> None:
+    import socket
+
+    assert cli(env, "init").returncode == 0
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with socket.socket() as free:  # the others on free ports (0: any, where allowed)
+            free.bind(("127.0.0.1", 0))
+            smtp_port = free.getsockname()[1]
+        ports = {
+            "ESPACE_SMTP_INBOUND_PORT": str(smtp_port),
+            "ESPACE_IMAP_PORT": "0",
+            "ESPACE_SUBMISSION_PORT": "0",
+            "ESPACE_SUBMISSION_TLS_PORT": "0",
+            "ESPACE_WEB_PORT": "0",
+            "ESPACE_IMAP_TLS_PORT": str(port),
+        }
+        result = cli({**env, **ports}, "serve", timeout=60)
+    assert result.returncode == 1
+    assert f"imap.tls_port: cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -67,8 +67,8 @@ def _redact(url: str) -> str:
 
 @main.command()
 def serve() -> None:
-    """Run the listeners (SMTP inbound MX, IMAP, submission) and the outbound delivery worker
-    until SIGTERM."""
+    """Run the listeners (SMTP inbound MX, IMAP, submission, web) and the outbound delivery
+    worker until SIGTERM."""
     settings = settings_or_exit()
     from espace_sante.cli import serve as server
     from espace_sante.storage.crypto import KeyError_, load_master_key
@@ -91,6 +91,10 @@ def serve() -> None:
             await engine.dispose()
 
     run(preflight)
+    try:
+        server.check_ports(settings)
+    except server.PortUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
     server.run(settings)
 
 

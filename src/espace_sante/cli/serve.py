@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 from typing import Any
 
 from espace_sante.config import Settings
@@ -28,6 +29,35 @@ from espace_sante.storage.runtime import Storage
 from espace_sante.webmail.serve import WebListener
 
 log = logging.getLogger("espace_sante.serve")
+
+
+class PortUnavailable(ValueError):
+    """A configured listening address cannot be bound (in use, not local, not permitted)."""
+
+
+def check_ports(settings: Settings) -> None:
+    """Fail before starting anything when a configured port cannot be bound, naming its key
+    (rather than a traceback from the middle of the start-up)."""
+    wanted = [
+        ("smtp.inbound_port", settings.smtp.listen_host, settings.smtp.inbound_port),
+        ("imap.port", settings.imap.listen_host, settings.imap.port),
+        ("imap.tls_port", settings.imap.listen_host, settings.imap.tls_port),
+        ("submission.port", settings.submission.listen_host, settings.submission.port),
+        ("submission.tls_port", settings.submission.listen_host, settings.submission.tls_port),
+        ("web.port", settings.web.listen_host, settings.web.port),
+    ]
+    for key, host, port in wanted:
+        if port == 0:
+            continue
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise PortUnavailable(
+                    f"{key}: cannot listen on {host}:{port}: {exc.strerror or exc}"
+                ) from exc
 
 
 async def serve_forever(settings: Settings, reuse_port: bool = False) -> None:
