@@ -104,7 +104,7 @@ async def serve_forever(settings: Settings, reuse_port: bool = False) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    log.info("smtp inbound stopping (pid %d)", os.getpid())
+    log.info("stopping every listener (pid %d)", os.getpid())
     await periodic.stop()
     await web.stop()
     await imap.stop()
@@ -113,7 +113,7 @@ async def serve_forever(settings: Settings, reuse_port: bool = False) -> None:
     if outbound is not None:
         await outbound.stop()
     await storage.close()
-    log.info("smtp inbound stopped (pid %d)", os.getpid())
+    log.info("stopped (pid %d)", os.getpid())
 
 
 def _worker_main(settings: Settings, log_level: str) -> None:
