@@ -232,7 +232,14 @@ class ImapMailbox:
     # -- operations -----------------------------------------------------------------------------
 
     async def folders(self) -> list[FolderStatus]:
-        """The webmail's folders with their message and unread counts (STATUS)."""
+        """The webmail's folders with their message and unread counts: one ``LIST … RETURN
+        (STATUS …)`` (RFC 5819) when the server offers LIST-STATUS, else STATUS per folder."""
+        if "LIST-STATUS" in self.capabilities:
+            counts = await self._list_status()
+            return [
+                FolderStatus(name, label, *counts.get(name, (0, 0)))
+                for name, label in FOLDERS.items()
+            ]
         out = []
         for name, label in FOLDERS.items():
             responses = await self._run("STATUS", imap_quote(name), "(MESSAGES UNSEEN)")
@@ -240,13 +247,38 @@ class ImapMailbox:
             for r in responses:  # aioimaplib drops the leading "STATUS" of async commands
                 if r and isinstance(r[-1], list):
                     values = pairs(r[-1])
-            out.append(
-                FolderStatus(
-                    name, label, int(text(values.get("MESSAGES")) or 0),
-                    int(text(values.get("UNSEEN")) or 0),
-                )
-            )  # fmt: skip
+            out.append(FolderStatus(name, label, *_counts(values)))
         return out
+
+    async def _list_status(self) -> dict[str, tuple[int, int]]:
+        """(messages, unseen) of every folder, from one LIST-STATUS command.
+
+        aioimaplib hands an async command only the untagged responses named like it, so the
+        ``* STATUS`` lines that answer a LIST would be dropped: a collector stands under the name
+        STATUS for the time of the command (our commands on a session never overlap)."""
+        protocol = self._client.protocol
+        if "STATUS" in protocol.pending_async_commands:
+            raise MailboxUnavailable("La messagerie est occupée. Veuillez réessayer.")
+        collector = aioimaplib.Command("STATUS", "collector", loop=protocol.loop)
+        protocol.pending_async_commands["STATUS"] = collector
+        try:
+            await self._run("LIST", '""', '"*"', "RETURN", "(STATUS (MESSAGES UNSEEN))")
+        finally:
+            protocol.pending_async_commands.pop("STATUS", None)
+        try:
+            responses = parse_responses(collector.response.lines)
+        except ImapParseError as exc:
+            log.warning("webmail imap: unreadable LIST-STATUS answer: %s", exc)
+            raise MailboxUnavailable("La réponse de la messagerie est illisible.") from exc
+        counts: dict[str, tuple[int, int]] = {}
+        for r in responses:  # "INBOX" (MESSAGES 6 UNSEEN 2), without the leading STATUS
+            values = r[1:] if r and r[0] == "STATUS" else r
+            if len(values) == 2 and isinstance(values[1], list):
+                try:
+                    counts[text(values[0])] = _counts(pairs(values[1]))
+                except (ImapParseError, ValueError):
+                    continue
+        return counts
 
     async def sorted_uids(self, folder: str, criteria: list[str] | None = None) -> list[int]:
         """UIDs of ``folder`` matching ``criteria``, newest first (SORT (REVERSE DATE))."""
@@ -514,6 +546,15 @@ def _answer_sasl_error_challenges(protocol: aioimaplib.IMAP4ClientProtocol) -> N
         original(line)
 
     protocol._continuation = continuation
+
+
+def _counts(values: dict[str, Value]) -> tuple[int, int]:
+    """(MESSAGES, UNSEEN) of a STATUS answer; 0 for what is missing or not a number."""
+    out = []
+    for key in ("MESSAGES", "UNSEEN"):
+        number = text(values.get(key))
+        out.append(int(number) if number.isdigit() else 0)
+    return out[0], out[1]
 
 
 def _capabilities_of(lines: list[Any]) -> frozenset[str]:
