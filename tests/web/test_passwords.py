@@ -229,3 +229,18 @@ async def test_reset_codes_are_limited_and_wrong_codes_count(web: Web) -> None:
     web.clock.advance(minutes=16)
     r = await web.post(FORGOTTEN, {"identifier": patient.ins})
     assert _sms_count(web) == before + webpasswords.MAX_RESET_CODES + 1
+
+
+async def test_the_sweep_ends_reset_anchors_without_a_logout_entry(web: Web) -> None:
+    from espace_sante.storage.schema import WebSession
+    from espace_sante.webmail.serve import sweep_expired_sessions
+
+    patient = web.seeded.active
+    await activate(web.storage, patient.account_id, web.clock())
+    await web.post(FORGOTTEN, {"identifier": patient.ins})
+    web.clock.advance(minutes=20)
+    assert await sweep_expired_sessions(web.settings, web.storage, web.clock()) == 0
+    async with web.storage.sessions() as db:
+        rows = (await db.execute(select(WebSession))).scalars().all()
+    assert [(r.stage, r.end_reason) for r in rows] == [("reset", "idle")]
+    assert "web.session.expired" not in await _actions(web, patient.account_id)

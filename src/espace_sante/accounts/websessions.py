@@ -123,7 +123,8 @@ async def end_expired(
     db: AsyncSession, limits: SessionLimits, *, now: datetime, batch: int = 500
 ) -> list[tuple[int, str, str]]:
     """End the sessions that ran out without a request telling us (in the caller's write
-    transaction); returns (account id, address, reason) of each, for the audit log."""
+    transaction); returns (account id, address, reason) of each, for the audit log (the anchors
+    of password resets end silently: the reset audits itself)."""
     oldest_idle = now - limits.idle
     query = (
         select(WebSession, Account.address)
@@ -143,7 +144,8 @@ async def end_expired(
         if reason is not None:
             row.ended_at = now
             row.end_reason = reason
-            ended.append((row.account_id, address, reason))
+            if row.stage != "reset":  # a reset's anchor was never anyone's login
+                ended.append((row.account_id, address, reason))
     return ended
 
 
