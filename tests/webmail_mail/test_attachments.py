@@ -297,3 +297,19 @@ async def test_fetch_part_with_and_without_binary(
         assert parts[0].content_type == "application/pdf"
         assert parts[1].data.decode("utf-8").replace("\r\n", "\n") == qp_text
         assert parts[1].content_type.startswith("text/plain")
+
+
+async def test_a_message_that_is_only_a_pdf(web: Web, storage: Storage, seeded: Seeded) -> None:
+    """Part 1 of a single-part message is its body; its name is in the message's own header."""
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = f"Dr Jean Dupont <{DOCTOR}>"
+    msg["To"] = seeded.active.address
+    msg["Subject"] = "Seulement un PDF"
+    msg.set_content(PDF, maintype="application", subtype="pdf", disposition="attachment",
+                    filename="ordonnance.pdf")  # fmt: skip
+    await deliver(storage, seeded, msg.as_bytes())
+    uid = await _uid_of(web, "Seulement un PDF")
+    assert await _links(web, uid) == [f"/mail/dossiers/INBOX/{uid}/pieces-jointes/1"]
+    r = await web.client.get(f"/mail/dossiers/INBOX/{uid}/pieces-jointes/1")
+    assert r.status_code == 200 and r.content == PDF
+    assert "filename*=UTF-8''ordonnance.pdf" in r.headers["content-disposition"]
