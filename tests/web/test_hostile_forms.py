@@ -20,6 +20,13 @@ FORMS = {
     "/connexion/code": {"code": "123456"},
     "/connexion/code/renvoyer": {},
     "/activation/mot-de-passe": {"password": "p"},
+    "/mot-de-passe-oublie": {"identifier": "x@example.org"},
+    "/mot-de-passe-oublie/nouveau": {
+        "identifier": "x@example.org",
+        "code": "123456",
+        "password": "b",
+        "confirmation": "b",
+    },
 }
 
 
@@ -246,3 +253,89 @@ async def test_secure_cookie_setting_refuses_plain_http_configs(web: Web) -> Non
     bad = web_settings_of(web.settings, base_url="http://espace.example.org")
     with pytest.raises(ConfigError, match="web.cookie_secure"):
         _validate_web(bad.web)
+
+
+# -- password change and reset ---------------------------------------------------------------
+
+HOSTILE_IDENTIFIERS = [
+    "x@example.org\r\nBcc: victim@example.org",
+    "280017512345610\nX-Injected: 1",
+    "\u202e016543217510082",
+    "\x00",
+    '"><script>alert(1)</script>@x.fr',
+]
+
+
+@pytest.mark.parametrize("identifier", HOSTILE_IDENTIFIERS)
+async def test_hostile_identifiers_at_the_reset_form(web: Web, identifier: str) -> None:
+    await activate(web.storage, web.seeded.active.account_id, web.clock(), channel="email")
+    response = await web.post("/mot-de-passe-oublie", {"identifier": identifier})
+    assert response.status_code == 200  # the same page as for any identifier
+    text = html.unescape(response.text)
+    assert "X-Injected" not in text and "Bcc" not in text  # not echoed back
+    assert "<script>alert" not in response.text  # echoed escaped at most
+    async with web.storage.sessions() as db:
+        assert (await db.execute(select(OutboundMessage))).first() is None  # nothing sent
+    second = await web.post(
+        "/mot-de-passe-oublie/nouveau",
+        {"identifier": identifier, "code": "123456\r\nX-Injected: 1",
+         "password": "Camomille-Tilleul-2027", "confirmation": "Camomille-Tilleul-2027"},
+        form_page="/mot-de-passe-oublie",
+    )  # fmt: skip
+    assert second.status_code == 400
+    assert "X-Injected" not in html.unescape(second.text)
+
+
+@pytest.mark.parametrize(
+    ("path", "fields", "login"),
+    [
+        ("/mot-de-passe-oublie", {"identifier": "a" * 300}, False),
+        ("/mot-de-passe-oublie/nouveau",
+         {"identifier": "x@x.fr", "code": "1" * 40, "password": "p", "confirmation": "p"}, False),
+        ("/mot-de-passe-oublie/nouveau",
+         {"identifier": "x@x.fr", "code": "123456", "password": "p" * 2000,
+          "confirmation": "p"}, False),
+        ("/compte/mot-de-passe",
+         {"current": "c" * 2000, "password": "p", "confirmation": "p"}, True),
+    ],
+)  # fmt: skip
+async def test_overlong_password_form_fields_are_refused(
+    web: Web, path: str, fields: dict[str, str], login: bool
+) -> None:
+    form_page = "/mot-de-passe-oublie" if path.startswith("/mot-de-passe") else path
+    if login:
+        await activate(web.storage, web.seeded.active.account_id, web.clock())
+        await web.login_fully(web.seeded.active.ins)
+    response = await web.post(path, fields, form_page=form_page)
+    assert response.status_code == 400 and "données non valides" in response.text
+
+
+async def test_files_where_passwords_are_expected_are_refused(web: Web) -> None:
+    await activate(web.storage, web.seeded.active.account_id, web.clock())
+    await web.login_fully(web.seeded.active.ins)
+    token = await web.csrf("/compte/mot-de-passe")
+    response = await web.client.post(
+        "/compte/mot-de-passe",
+        data={"csrf_token": token, "password": "x", "confirmation": "x"},
+        files={"current": ("pw.txt", PASSWORD.encode(), "text/plain")},
+    )
+    assert response.status_code == 400 and "données non valides" in response.text
+    async with web.storage.sessions() as db:
+        credential = await db.get(WebCredential, web.seeded.active.account_id)
+    assert credential is not None
+
+
+async def test_password_change_without_a_valid_csrf_token_is_refused(web: Web) -> None:
+    await activate(web.storage, web.seeded.active.account_id, web.clock())
+    await web.login_fully(web.seeded.active.ins)
+    fields = {"current": PASSWORD, "password": "Camomille-Tilleul-2027",
+              "confirmation": "Camomille-Tilleul-2027"}  # fmt: skip
+    assert (await web.client.post("/compte/mot-de-passe", data=fields)).status_code == 403
+    forged = {**fields, "csrf_token": "0" * 64}
+    assert (await web.client.post("/compte/mot-de-passe", data=forged)).status_code == 403
+    async with web.storage.sessions() as db:
+        credential = await db.get(WebCredential, web.seeded.active.account_id)
+    assert credential is not None
+    from espace_sante.accounts.passwords import verify_password
+
+    assert await verify_password(credential.password_hash, PASSWORD)  # unchanged

@@ -367,9 +367,11 @@ async def send_login_code(
     now: datetime,
     settings: Settings,
     sms: SmsGateway,
+    purpose: str = "login",
 ) -> SentCode:
     """Make a one-time code for the pending session and send it by the account's channel (SMS
-    through the gateway, e-mail through the outbound queue in this transaction)."""
+    through the gateway, e-mail through the outbound queue in this transaction). ``purpose`` is
+    ``login`` or ``reset`` (a forgotten password): it changes the wording and the audit."""
     account = await db.get(Account, account_id)
     credential = await db.get(WebCredential, account_id)
     assert account is not None and credential is not None
@@ -408,17 +410,18 @@ async def send_login_code(
         )
     )
     minutes = settings.web.login_code_minutes
+    what = "de connexion" if purpose == "login" else "pour changer de mot de passe"
     if channel == "sms":
         assert credential.mobile_phone
         await sms.send(
             credential.mobile_phone,
-            f"espace santé : votre code de connexion est {code}. Il est valable {minutes} "
+            f"espace santé : votre code {what} est {code}. Il est valable {minutes} "
             "minutes. Ne le communiquez à personne.",
         )
         destination = _mask_phone(credential.mobile_phone)
     else:
         assert account.personal_email
-        raw = login_code_mail(settings, account.personal_email, code, now)
+        raw = login_code_mail(settings, account.personal_email, code, now, purpose=purpose)
         await outbox.enqueue(
             db,
             kind="login_code",
@@ -430,12 +433,12 @@ async def send_login_code(
         )
         destination = _mask_email(account.personal_email)
     if settings.web.dev_show_codes_in_log:
-        log.info("development: login code for %s is %s", account.address, code)
+        log.info("development: %s code for %s is %s", purpose, account.address, code)
     await audit.append(
         db,
         account_id=account_id,
         actor=account.address,
-        action="web.login.code_sent",
+        action="web.login.code_sent" if purpose == "login" else "web.password.reset_code_sent",
         detail={"channel": channel},
         at=now,
     )
@@ -451,9 +454,11 @@ async def check_login_code(
     now: datetime,
     remote: str,
     max_attempts: int,
+    purpose: str = "login",
 ) -> None:
     """Accept the session's live one-time code, or raise LoginRefused (``bad_code``, ``expired``,
-    ``exhausted``: the login must start again, ``locked``)."""
+    ``exhausted``: the login must start again, ``locked``). A ``reset`` code (``purpose``) is
+    audited as such, not as a login."""
     if await throttle.is_locked(db, account_id, now):
         await _audit_refused_locked(db, account_id, "web-code", remote, now)
         raise LoginRefused("locked", LOCKED)
@@ -497,15 +502,16 @@ async def check_login_code(
             db,
             account_id=account_id,
             actor=account.address,
-            action="login.succeeded",
+            action="login.succeeded" if purpose == "login" else "web.password.reset_code_ok",
             detail={"service": "web", "channel": row.channel, "remote": remote},
             at=now,
         )
         return
     row.attempts += 1
     state = await throttle.record_failure(
-        db, account_id, service="web-code", remote=remote, now=now
-    )
+        db, account_id, service="web-code" if purpose == "login" else "web-reset", remote=remote,
+        now=now,
+    )  # fmt: skip
     if state.locked_until is not None and state.locked_until > now:
         row.used_at = now
         raise LoginRefused("locked", LOCKED)
@@ -521,19 +527,26 @@ async def check_login_code(
     )
 
 
-def login_code_mail(settings: Settings, to: str, code: str, now: datetime) -> bytes:
-    """The French e-mail carrying a login code (no health data)."""
+def login_code_mail(
+    settings: Settings, to: str, code: str, now: datetime, purpose: str = "login"
+) -> bytes:
+    """The French e-mail carrying a login (or password reset) code (no health data)."""
     msg = EmailMessage(policy=email_policy.SMTP)
     msg["From"] = f"espace santé <{settings.mssante.postmaster}>"
     msg["To"] = to
-    msg["Subject"] = "Votre code de connexion à espace santé"
+    what = "de connexion" if purpose == "login" else "pour changer de mot de passe"
+    msg["Subject"] = (
+        f"Votre code {what} sur espace santé"
+        if purpose != "login"
+        else ("Votre code de connexion à espace santé")
+    )
     msg["Date"] = email.utils.format_datetime(now)
     msg["Message-ID"] = email.utils.make_msgid(domain=settings.mssante.hostname)
     msg["Auto-Submitted"] = "auto-generated"
     minutes = settings.web.login_code_minutes
     msg.set_content(
         "Bonjour,\n\n"
-        f"Votre code de connexion à espace santé est : {code}\n\n"
+        f"Votre code {what} {'à' if purpose == 'login' else 'sur'} espace santé est : {code}\n\n"
         f"Il est valable {minutes} minutes et ne peut servir qu'une fois.\n"
         "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message et pensez à "
         "changer votre mot de passe.\n\n"

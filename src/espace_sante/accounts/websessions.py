@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from espace_sante.storage.schema import Account, WebSession
 
-STAGES = ("activation", "code", "authenticated")
+#: ``reset`` anchors the one-time code of a forgotten-password request; its token is never
+#: handed to a browser (so an unknown identifier and a known one look the same).
+STAGES = ("activation", "code", "authenticated", "reset")
 #: Pending stages (activation, code) never live longer than this.
 PENDING_LIFETIME = timedelta(minutes=15)
 #: ``last_seen_at`` is rewritten at most this often (one write per minute, not per request).
@@ -121,7 +123,8 @@ async def end_expired(
     db: AsyncSession, limits: SessionLimits, *, now: datetime, batch: int = 500
 ) -> list[tuple[int, str, str]]:
     """End the sessions that ran out without a request telling us (in the caller's write
-    transaction); returns (account id, address, reason) of each, for the audit log."""
+    transaction); returns (account id, address, reason) of each, for the audit log (the anchors
+    of password resets end silently: the reset audits itself)."""
     oldest_idle = now - limits.idle
     query = (
         select(WebSession, Account.address)
@@ -141,7 +144,8 @@ async def end_expired(
         if reason is not None:
             row.ended_at = now
             row.end_reason = reason
-            ended.append((row.account_id, address, reason))
+            if row.stage != "reset":  # a reset's anchor was never anyone's login
+                ended.append((row.account_id, address, reason))
     return ended
 
 
@@ -174,6 +178,31 @@ async def end(db: AsyncSession, session_id: int, reason: str, *, now: datetime) 
     if row is not None and row.ended_at is None:
         row.ended_at = now
         row.end_reason = reason[:16]
+
+
+async def end_all(
+    db: AsyncSession,
+    account_id: int,
+    reason: str,
+    *,
+    now: datetime,
+    keep: int | None = None,
+    stage: str | None = None,
+) -> int:
+    """End every live session of ``account_id`` but ``keep`` (only those at ``stage`` when
+    given): after a password change, the other browsers are logged out. Returns how many."""
+    query = select(WebSession).where(
+        WebSession.account_id == account_id, WebSession.ended_at.is_(None)
+    )
+    if stage is not None:
+        query = query.where(WebSession.stage == stage)
+    ended = 0
+    for row in (await db.execute(query.with_for_update())).scalars():
+        if row.id != keep:
+            row.ended_at = now
+            row.end_reason = reason[:16]
+            ended += 1
+    return ended
 
 
 def _aware(at: datetime) -> datetime:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from espace_sante.accounts import weblogin, websessions
+from espace_sante.accounts import weblogin, webpasswords, websessions
 from espace_sante.accounts.sms import SmsError, SmsGateway
 from espace_sante.accounts.weblogin import LoginRefused
 from espace_sante.config import Settings
@@ -30,6 +30,7 @@ FIELD_LIMITS = {
     "identifier": 254,
     "password": 1024,
     "confirmation": 1024,
+    "current": 1024,
     "code": 32,
     "personal_email": 254,
     "mobile_phone": 30,
@@ -43,6 +44,7 @@ NOTICES = {
     "deconnecte": "Vous êtes déconnecté. À bientôt.",
     "active": "Votre compte est activé. Connectez-vous avec votre nouveau mot de passe.",
     "recommencer": "Votre connexion n'a pas abouti : recommencez.",
+    "mdp": "Votre mot de passe a été changé. Connectez-vous avec le nouveau.",
 }
 CHANNEL_TEXT = {
     "sms": "par SMS sur votre téléphone mobile",
@@ -461,6 +463,151 @@ async def session_expired(request: Request) -> Response:
     return render(request, "session_expiree.html", minutes=minutes)
 
 
+class _RollBack(Exception):
+    """Leave a transaction without committing (a good reset code stays usable)."""
+
+    def __init__(self, problems: webpasswords.PasswordProblems) -> None:
+        self.problems = problems
+
+
+async def change_password_form(request: Request) -> Response:
+    return render(request, "compte_mdp.html")
+
+
+async def change_password_submit(request: Request) -> Response:
+    """Logged in: the current password, then the new one twice; other sessions are ended."""
+    live = _session(request)
+    assert live is not None  # /compte is reserved to a logged-in patient by the middleware
+    try:
+        fields = await _fields(request, "current", "password", "confirmation")
+    except MalformedForm:
+        return _malformed(request, "compte_mdp.html")
+    if not fields["current"]:
+        errors = {"current": "Indiquez votre mot de passe actuel."}
+        return render(request, "compte_mdp.html", status_code=400, errors=errors)
+    now = _now(request)
+    if not _limiter(request).allow(_remote(request), now):
+        return render(request, "compte_mdp.html", status_code=429, error=TOO_MANY)
+    refusal: LoginRefused | None = None
+    try:
+        async with transaction(_storage(request).sessions) as db:
+            try:
+                await webpasswords.change_password(
+                    db, live.account_id, live.id, current=fields["current"],
+                    new=fields["password"], confirmation=fields["confirmation"], now=now,
+                    remote=_remote(request),
+                )  # fmt: skip
+            except webpasswords.PasswordProblems as exc:
+                raise _RollBack(exc) from exc
+            except LoginRefused as exc:
+                refusal = exc
+    except _RollBack as rollback:
+        errors = rollback.problems.errors
+        return render(request, "compte_mdp.html", status_code=400, errors=errors)
+    if refusal is not None:
+        status = 429 if refusal.reason == "locked" else 400
+        if refusal.reason == "bad_current":
+            return render(
+                request, "compte_mdp.html", status_code=status,
+                errors={"current": refusal.message},
+            )  # fmt: skip
+        return render(request, "compte_mdp.html", status_code=status, error=refusal.message)
+    return RedirectResponse("/compte?etat=mdp", status_code=303)
+
+
+async def forgotten_form(request: Request) -> Response:
+    return render(request, "mdp_oublie.html", identifier="")
+
+
+async def forgotten_submit(request: Request) -> Response:
+    """Send a reset code when the identifier names an account; the same page either way."""
+    try:
+        fields = await _fields(request, "identifier")
+    except MalformedForm:
+        return _malformed(request, "mdp_oublie.html", identifier="")
+    identifier = fields["identifier"]
+    shown_identifier = identifier if identifier.isprintable() else ""
+    if not identifier.strip():
+        errors = {"identifier": "Indiquez votre identifiant."}
+        return render(request, "mdp_oublie.html", status_code=400, errors=errors, identifier="")
+    now = _now(request)
+    if not _limiter(request).allow(_remote(request), now):
+        return render(
+            request, "mdp_oublie.html", status_code=429, error=TOO_MANY,
+            identifier=shown_identifier,
+        )  # fmt: skip
+    try:
+        async with transaction(_storage(request).sessions) as db:
+            await webpasswords.request_reset(
+                db, identifier, now=now, remote=_remote(request), settings=_settings(request),
+                sms=request.app.state.sms,
+            )  # fmt: skip
+    except SmsError:
+        pass  # said nowhere: it would tell that the identifier exists; the patient asks again
+    return render(
+        request,
+        "mdp_nouveau.html",
+        identifier=shown_identifier,
+        notice="Si cet identifiant correspond à un compte activé, un code vient de vous être "
+        "envoyé par SMS ou par courriel.",
+    )
+
+
+async def forgotten_new_password(request: Request) -> Response:
+    """The reset code and the new password twice; every session of the account is ended."""
+    try:
+        fields = await _fields(request, "identifier", "code", "password", "confirmation")
+    except MalformedForm:
+        return _malformed(request, "mdp_nouveau.html", identifier="")
+    identifier = fields["identifier"]
+    shown_identifier = identifier if identifier.isprintable() else ""
+    errors = {}
+    if not identifier.strip():
+        errors["identifier"] = "Indiquez votre identifiant."
+    if not fields["code"].strip():
+        errors["code"] = "Indiquez le code à 6 chiffres reçu."
+    if not fields["password"]:
+        errors["password"] = "Indiquez un nouveau mot de passe."
+    if errors:
+        return render(
+            request, "mdp_nouveau.html", status_code=400, errors=errors,
+            identifier=shown_identifier,
+        )  # fmt: skip
+    now = _now(request)
+    if not _limiter(request).allow(_remote(request), now):
+        return render(
+            request, "mdp_nouveau.html", status_code=429, error=TOO_MANY,
+            identifier=shown_identifier,
+        )  # fmt: skip
+    refusal: LoginRefused | None = None
+    try:
+        async with transaction(_storage(request).sessions) as db:
+            try:
+                await webpasswords.complete_reset(
+                    db, identifier, fields["code"], new=fields["password"],
+                    confirmation=fields["confirmation"], now=now, remote=_remote(request),
+                    max_attempts=_settings(request).web.login_code_attempts,
+                )  # fmt: skip
+            except webpasswords.PasswordProblems as exc:
+                raise _RollBack(exc) from exc
+            except LoginRefused as exc:
+                refusal = exc
+    except _RollBack as rollback:
+        return render(
+            request, "mdp_nouveau.html", status_code=400, errors=rollback.problems.errors,
+            identifier=shown_identifier,
+        )  # fmt: skip
+    if refusal is not None:
+        return render(
+            request, "mdp_nouveau.html", status_code=400, errors={"code": refusal.message},
+            identifier=shown_identifier,
+        )  # fmt: skip
+    response = RedirectResponse("/connexion?etat=mdp", status_code=303)
+    if _session(request) is not None:  # ended with every session of the account
+        return _clearing_session_cookie(response, _settings(request))
+    return response
+
+
 async def account_page(request: Request) -> Response:
     account = request.state.account
     async with _storage(request).sessions() as db:
@@ -473,7 +620,9 @@ async def account_page(request: Request) -> Response:
         personal_email=row.personal_email or "",
         mobile_phone=credential.mobile_phone if credential and credential.mobile_phone else "",
         channel_text=CHANNEL_TEXT.get(credential.code_channel if credential else "", ""),
-    )
+        notice="Votre mot de passe a été changé." if request.query_params.get("etat") == "mdp"
+        else None,
+    )  # fmt: skip
 
 
 routes = [
@@ -490,4 +639,9 @@ routes = [
     Route("/deconnexion", logout, methods=["POST"]),
     Route("/session-expiree", session_expired, methods=["GET"]),
     Route("/compte", account_page, methods=["GET"]),
+    Route("/compte/mot-de-passe", change_password_form, methods=["GET"]),
+    Route("/compte/mot-de-passe", change_password_submit, methods=["POST"]),
+    Route("/mot-de-passe-oublie", forgotten_form, methods=["GET"]),
+    Route("/mot-de-passe-oublie", forgotten_submit, methods=["POST"]),
+    Route("/mot-de-passe-oublie/nouveau", forgotten_new_password, methods=["POST"]),
 ]

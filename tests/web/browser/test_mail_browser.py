@@ -112,6 +112,14 @@ def test_read_mail_and_see_a_closed_conversation(
     assert "la HAS" in shown and "https://www.has-sante.fr/" in shown
     assert "compte-rendu.pdf" in shown
     assert "aussi classé dans vos documents de santé" in shown
+    # the attachment downloads, byte for byte, through our IMAP server
+    pdf = next(p for p in parsed.iter_attachments() if p.get_filename() == "compte-rendu.pdf")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Télécharger compte-rendu.pdf").click()
+    download = download_info.value
+    assert download.suggested_filename == "compte-rendu.pdf"
+    with open(download.path(), "rb") as saved:
+        assert saved.read() == pdf.get_content()
     page.wait_for_timeout(300)
     assert page.executed == []  # type: ignore[attr-defined]
     assert page.title() != "pwned"

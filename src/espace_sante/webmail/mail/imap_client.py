@@ -9,10 +9,12 @@ for the page.
 from __future__ import annotations
 
 import asyncio
+import binascii
 import contextlib
 import email
 import email.policy
 import logging
+import quopri
 import re
 import ssl
 from collections.abc import AsyncIterator, Awaitable
@@ -53,11 +55,22 @@ MOVE_TARGETS = ("Trash", "Archive", "INBOX")
 TIMEOUT_SECONDS = 15.0
 MAX_QUERY_LENGTH = 200
 SEARCH_FIELDS = {"tout": "TEXT", "de": "FROM", "objet": "SUBJECT"}
+UNREADABLE_PART = "Cette pièce jointe est dans un codage illisible."
+#: An IMAP part number as the pages accept it (RFC 9051 §6.4.5), at most 10 levels deep.
+_SECTION = re.compile(r"[1-9][0-9]{0,4}(?:\.[1-9][0-9]{0,4}){0,9}")
 _HEADER_FIELDS = "FROM TO CC SUBJECT DATE REPLY-TO MESSAGE-ID"
 
 
 class MailboxUnavailable(Exception):
     """The mailbox cannot be read now; ``str(exc)`` is a French sentence for the patient."""
+
+
+class MailboxRefused(MailboxUnavailable):
+    """The server answered NO or BAD; ``status`` is its status line (for response codes)."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class BadQuery(ValueError):
@@ -150,10 +163,17 @@ def client_tls_context(settings: Settings) -> ssl.SSLContext:
 class ImapMailbox:
     """An authenticated IMAP session for one account; use :func:`open_mailbox`."""
 
-    def __init__(self, client: aioimaplib.IMAP4_SSL, timeout: float) -> None:
+    def __init__(
+        self,
+        client: aioimaplib.IMAP4_SSL,
+        timeout: float,
+        capabilities: frozenset[str] = frozenset(),
+    ) -> None:
         self._client = client
         self._timeout = timeout
         self._selected: str | None = None
+        #: what the server announced once logged in (upper case)
+        self.capabilities = capabilities
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -185,7 +205,10 @@ class ImapMailbox:
             log.info("webmail imap: %s answered %s %r", name, response.result, status)
             if b"[BADCHARSET" in status:
                 raise BadQuery("Cette recherche n'est pas possible.")
-            raise MailboxUnavailable("La messagerie a refusé l'opération demandée.")
+            raise MailboxRefused(
+                "La messagerie a refusé l'opération demandée.",
+                bytes(status).decode("utf-8", "replace"),
+            )
         try:
             return parse_responses(response.lines[:-1])
         except ImapParseError as exc:
@@ -209,7 +232,14 @@ class ImapMailbox:
     # -- operations -----------------------------------------------------------------------------
 
     async def folders(self) -> list[FolderStatus]:
-        """The webmail's folders with their message and unread counts (STATUS)."""
+        """The webmail's folders with their message and unread counts: one ``LIST … RETURN
+        (STATUS …)`` (RFC 5819) when the server offers LIST-STATUS, else STATUS per folder."""
+        if "LIST-STATUS" in self.capabilities:
+            counts = await self._list_status()
+            return [
+                FolderStatus(name, label, *counts.get(name, (0, 0)))
+                for name, label in FOLDERS.items()
+            ]
         out = []
         for name, label in FOLDERS.items():
             responses = await self._run("STATUS", imap_quote(name), "(MESSAGES UNSEEN)")
@@ -217,13 +247,38 @@ class ImapMailbox:
             for r in responses:  # aioimaplib drops the leading "STATUS" of async commands
                 if r and isinstance(r[-1], list):
                     values = pairs(r[-1])
-            out.append(
-                FolderStatus(
-                    name, label, int(text(values.get("MESSAGES")) or 0),
-                    int(text(values.get("UNSEEN")) or 0),
-                )
-            )  # fmt: skip
+            out.append(FolderStatus(name, label, *_counts(values)))
         return out
+
+    async def _list_status(self) -> dict[str, tuple[int, int]]:
+        """(messages, unseen) of every folder, from one LIST-STATUS command.
+
+        aioimaplib hands an async command only the untagged responses named like it, so the
+        ``* STATUS`` lines that answer a LIST would be dropped: a collector stands under the name
+        STATUS for the time of the command (our commands on a session never overlap)."""
+        protocol = self._client.protocol
+        if "STATUS" in protocol.pending_async_commands:
+            raise MailboxUnavailable("La messagerie est occupée. Veuillez réessayer.")
+        collector = aioimaplib.Command("STATUS", "collector", loop=protocol.loop)
+        protocol.pending_async_commands["STATUS"] = collector
+        try:
+            await self._run("LIST", '""', '"*"', "RETURN", "(STATUS (MESSAGES UNSEEN))")
+        finally:
+            protocol.pending_async_commands.pop("STATUS", None)
+        try:
+            responses = parse_responses(collector.response.lines)
+        except ImapParseError as exc:
+            log.warning("webmail imap: unreadable LIST-STATUS answer: %s", exc)
+            raise MailboxUnavailable("La réponse de la messagerie est illisible.") from exc
+        counts: dict[str, tuple[int, int]] = {}
+        for r in responses:  # "INBOX" (MESSAGES 6 UNSEEN 2), without the leading STATUS
+            values = r[1:] if r and r[0] == "STATUS" else r
+            if len(values) == 2 and isinstance(values[1], list):
+                try:
+                    counts[text(values[0])] = _counts(pairs(values[1]))
+                except (ImapParseError, ValueError):
+                    continue
+        return counts
 
     async def sorted_uids(self, folder: str, criteria: list[str] | None = None) -> list[int]:
         """UIDs of ``folder`` matching ``criteria``, newest first (SORT (REVERSE DATE))."""
@@ -317,6 +372,65 @@ class ImapMailbox:
             )
         raise MessageNotFound("Ce message n'existe pas ou a été déplacé.")
 
+    async def fetch_part(self, folder: str, uid: int, section: str) -> DownloadedPart:
+        """One leaf part of a message, decoded: BINARY.PEEK[section] (RFC 3516) when the server
+        has BINARY, else BODY.PEEK[section] decoded here; its name from its MIME header.
+
+        Raises :class:`MessageNotFound` when there is no such message and
+        :class:`PartNotFound` when ``section`` is not one of its leaf parts."""
+        if not _SECTION.fullmatch(section):
+            raise PartNotFound("Cette pièce jointe n'existe pas.")
+        await self.select(folder)
+        structure = await self._fetch_attrs(uid, "BODYSTRUCTURE")
+        tree = structure.get("BODYSTRUCTURE")
+        part = next((p for p in body_parts(tree, into_messages=True) if p.section == section), None)
+        if part is None:
+            raise PartNotFound("Cette pièce jointe n'existe pas.")
+        single = not (isinstance(tree, list) and tree and isinstance(tree[0], list))
+        # a single-part message's part 1 is its body: its MIME header is the message's header
+        header_item = (
+            "BODY.PEEK[HEADER]" if single and section == "1" else f"BODY.PEEK[{section}.MIME]"
+        )
+        binary = "BINARY" in self.capabilities
+        content_item = f"BINARY.PEEK[{section}]" if binary else f"BODY.PEEK[{section}]"
+        try:
+            attrs = await self._fetch_attrs(uid, f"{header_item} {content_item}")
+        except MailboxRefused as exc:
+            if "[NONEXISTENT]" in exc.status:
+                raise PartNotFound("Cette pièce jointe n'existe pas.") from exc
+            if "[UNKNOWN-CTE]" in exc.status:
+                raise MailboxUnavailable(UNREADABLE_PART) from exc
+            raise
+        header = next((v for k, v in attrs.items() if k.startswith("BODY[")
+                       and k.endswith(("HEADER]", "MIME]"))), b"")  # fmt: skip
+        content = next((v for k, v in attrs.items() if k in (f"BINARY[{section}]",
+                        f"BODY[{section}]")), None)  # fmt: skip
+        if not isinstance(content, bytes):
+            raise PartNotFound("Cette pièce jointe n'existe pas.")
+        mime = email.message_from_bytes(
+            (header if isinstance(header, bytes) else b"") + b"\r\n", policy=email.policy.default
+        )
+        if not binary:
+            content = _undo_transfer_encoding(content, _header(mime, "Content-Transfer-Encoding"))
+        try:
+            filename = mime.get_filename() or part.filename
+        except (ValueError, TypeError, IndexError, AttributeError):
+            filename = part.filename
+        declared = _header(mime, "Content-Type")
+        if not declared.lower().startswith(part.content_type):
+            declared = part.content_type  # the server's reading wins (e.g. a malformed header)
+        return DownloadedPart(content, declared, _one_line(filename or ""))
+
+    async def _fetch_attrs(self, uid: int, items: str) -> dict[str, Value]:
+        """The attributes of one message (UID FETCH); :class:`MessageNotFound` without it."""
+        responses = await self._run("FETCH", str(uid), f"(UID {items})", uid=True)
+        for r in responses:
+            if len(r) == 3 and r[1] == "FETCH":
+                attrs = pairs(r[2])
+                if int(text(attrs.get("UID")) or 0) == uid:
+                    return attrs
+        raise MessageNotFound("Ce message n'existe pas ou a été déplacé.")
+
     async def headers_of(self, folder: str, uid: int) -> EmailMessage:
         """The header of one message (for a reply: From, Reply-To, Subject, Message-ID…)."""
         await self.select(folder)
@@ -357,6 +471,19 @@ class MessageNotFound(MailboxUnavailable):
     """No message with that UID in that folder."""
 
 
+class PartNotFound(MessageNotFound):
+    """The message has no downloadable part with that number."""
+
+
+@dataclass(frozen=True)
+class DownloadedPart:
+    """One part of a message, its transfer encoding undone."""
+
+    data: bytes
+    content_type: str  # as the part declares it (the page decides what to serve it as)
+    filename: str  # as the part names it (decoded), '' when it has none
+
+
 @contextlib.asynccontextmanager
 async def open_mailbox(
     settings: Settings,
@@ -393,7 +520,7 @@ async def open_mailbox(
         raise MailboxUnavailable(
             "La connexion à votre messagerie a été refusée. Veuillez vous reconnecter."
         )
-    mailbox = ImapMailbox(client, timeout)
+    mailbox = ImapMailbox(client, timeout, _capabilities_of(response.lines))
     try:
         yield mailbox
     finally:
@@ -419,6 +546,39 @@ def _answer_sasl_error_challenges(protocol: aioimaplib.IMAP4ClientProtocol) -> N
         original(line)
 
     protocol._continuation = continuation
+
+
+def _counts(values: dict[str, Value]) -> tuple[int, int]:
+    """(MESSAGES, UNSEEN) of a STATUS answer; 0 for what is missing or not a number."""
+    out = []
+    for key in ("MESSAGES", "UNSEEN"):
+        number = text(values.get(key))
+        out.append(int(number) if number.isdigit() else 0)
+    return out[0], out[1]
+
+
+def _capabilities_of(lines: list[Any]) -> frozenset[str]:
+    """The capabilities in the ``[CAPABILITY …]`` code of the authentication's answer (RFC 9051
+    §7.1), else those aioimaplib read before logging in."""
+    for line in reversed(lines):
+        if isinstance(line, bytes | bytearray):
+            m = re.search(rb"\[CAPABILITY ([^\]]*)\]", bytes(line), re.I)
+            if m:
+                return frozenset(m.group(1).decode("ascii", "replace").upper().split())
+    return frozenset()
+
+
+def _undo_transfer_encoding(data: bytes, encoding: str) -> bytes:
+    """A part's content without its Content-Transfer-Encoding (when BINARY is not offered)."""
+    encoding = encoding.strip().lower()
+    if encoding == "base64":
+        try:
+            return binascii.a2b_base64(re.sub(rb"[^A-Za-z0-9+/=]", b"", data))
+        except binascii.Error as exc:
+            raise MailboxUnavailable(UNREADABLE_PART) from exc
+    if encoding == "quoted-printable":
+        return quopri.decodestring(data)
+    return data
 
 
 def _numbers(responses: list[list[Value]], name: str) -> list[int]:

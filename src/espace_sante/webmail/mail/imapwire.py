@@ -70,6 +70,9 @@ class _Reader:
             return self.quoted()
         if ch == ord("{"):
             return self.literal()
+        if ch == ord("~") and self.data[self.pos + 1 : self.pos + 2] == b"{":
+            self.pos += 1  # literal8 (RFC 3516): the answer to BINARY[…] may hold NUL
+            return self.literal()
         atom = self.atom()
         return None if atom.upper() == "NIL" else atom
 
@@ -186,24 +189,42 @@ class PartInfo:
     filename: str
     size: int
     disposition: str
+    section: str = ""  # its IMAP part number, e.g. "2" or "1.3"
 
 
-def body_parts(structure: Value) -> list[PartInfo]:
-    """The leaf parts of a BODYSTRUCTURE, in order (RFC 9051 §7.5.2)."""
+def body_parts(structure: Value, *, into_messages: bool = False) -> list[PartInfo]:
+    """The leaf parts of a BODYSTRUCTURE, in order (RFC 9051 §7.5.2), with their part numbers.
+
+    A message/rfc822 part is a leaf unless ``into_messages``: then the parts of the message it
+    encloses are listed instead (as stdlib ``email``'s ``walk()`` does)."""
     out: list[PartInfo] = []
-    _walk(structure, out, 0)
+    _walk(structure, out, 0, "", into_messages)
     return out
 
 
-def _walk(node: Value, out: list[PartInfo], depth: int) -> None:
+def _walk(node: Value, out: list[PartInfo], depth: int, section: str, into: bool) -> None:
     if depth > 32 or not isinstance(node, list) or not node:
         return
     if isinstance(node[0], list):  # multipart: children, then the subtype
-        for child in node:
+        for index, child in enumerate(node, 1):
             if isinstance(child, list):
-                _walk(child, out, depth + 1)
+                _walk(child, out, depth + 1, f"{section}.{index}" if section else str(index), into)
             else:
                 break
+        return
+    if (
+        into
+        and len(node) > 8
+        and text(node[0]).lower() == "message"
+        and text(node[1]).lower() in ("rfc822", "global")
+        and isinstance(node[8], list)
+    ):
+        inner = node[8]
+        here = section or "1"  # RFC 9051 §6.4.5: the enclosed parts are numbered under it
+        if inner and isinstance(inner[0], list):
+            _walk(inner, out, depth + 1, here, into)
+        else:
+            _walk(inner, out, depth + 1, f"{here}.1", into)
         return
     if len(node) < 7:
         return
@@ -227,7 +248,7 @@ def _walk(node: Value, out: list[PartInfo], depth: int) -> None:
         if len(disp) > 1:
             params_of_disposition: Value = disp[1]
             filename = _param_dict(params_of_disposition).get("filename", filename)
-    out.append(PartInfo(f"{maintype}/{subtype}", filename, size, disposition))
+    out.append(PartInfo(f"{maintype}/{subtype}", filename, size, disposition, section or "1"))
 
 
 def _param_dict(value: Value) -> dict[str, str]:

@@ -16,6 +16,7 @@ class Attachment:
     name: str
     content_type: str
     size: int
+    section: str  # the IMAP part number to download it with (BINARY[section])
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,38 @@ def _text_of(part: Message) -> str:
         return payload.decode("utf-8", "replace")
 
 
+def leaf_parts(msg: Message) -> list[tuple[str, Message]]:
+    """The parts ``msg.walk()`` yields that are not containers, each with its IMAP part number
+    (RFC 9051 §6.4.5): "1" for a single-part message, "2.1" for the first part of a second part
+    that is multipart or an enclosed message."""
+    out: list[tuple[str, Message]] = []
+    _number(msg, "", out, 0)
+    return out
+
+
+def _number(part: Message, section: str, out: list[tuple[str, Message]], depth: int) -> None:
+    if depth > 32:
+        return
+    payload = part.get_payload()
+    if not part.is_multipart() or not isinstance(payload, list):
+        out.append((section or "1", part))
+        return
+    if part.get_content_maintype() == "message":  # an enclosed message: its parts under it
+        here = section or "1"
+        for inner in payload:
+            if not isinstance(inner, Message):
+                continue
+            if inner.is_multipart():
+                _number(inner, here, out, depth + 1)
+            else:
+                out.append((f"{here}.1", inner))
+        return
+    for index, child in enumerate(payload, 1):
+        if not isinstance(child, Message):
+            continue
+        _number(child, f"{section}.{index}" if section else str(index), out, depth + 1)
+
+
 def build_view(msg: EmailMessage) -> MessageView:
     """The message as the page shows it (HTML preferred, sanitised; else the text part)."""
     body_part: Message | None = None
@@ -85,8 +118,8 @@ def build_view(msg: EmailMessage) -> MessageView:
         is_html = body_part.get_content_subtype() == "html"
         body = sanitise_html(source) if is_html else render_text(source)
     attachments = []
-    for part in msg.walk():
-        if part is body_part or part.is_multipart():
+    for section, part in leaf_parts(msg):
+        if part is body_part:
             continue
         try:
             filename = part.get_filename()
@@ -104,6 +137,7 @@ def build_view(msg: EmailMessage) -> MessageView:
                 name=one_line(filename) or "(sans nom)",
                 content_type=part.get_content_type(),
                 size=len(payload) if isinstance(payload, bytes) else 0,
+                section=section,
             )
         )
     name, address = parseaddr(header(msg, "From"))

@@ -28,6 +28,7 @@ from espace_sante.webmail.mail.compose import (
     build_reply,
     draft_for,
 )
+from espace_sante.webmail.mail.download import download_headers, safe_content_type
 from espace_sante.webmail.mail.imap_client import (
     FOLDERS,
     MOVE_TARGETS,
@@ -35,6 +36,7 @@ from espace_sante.webmail.mail.imap_client import (
     MailboxUnavailable,
     MessageNotFound,
     MessageSummary,
+    PartNotFound,
     imap_quote,
     open_mailbox,
     search_criteria,
@@ -339,7 +341,12 @@ async def _show_message(
         view=view,
         date=french_date(view.date),
         attachments=[
-            {"name": a.name, "type": a.content_type, "size": human_size(a.size)}
+            {
+                "name": a.name,
+                "type": a.content_type,
+                "size": human_size(a.size),
+                "href": f"/mail/dossiers/{folder}/{uid}/pieces-jointes/{a.section}",
+            }
             for a in view.attachments
         ],
         answered="\\answered" in fetched.flags,
@@ -358,6 +365,32 @@ async def message_page(request: Request) -> Response:
     if folder is None:
         return _error(request, "Ce dossier n'existe pas.", 404)
     return await _show_message(request, folder, int(request.path_params["uid"]))
+
+
+async def download_part(request: Request) -> Response:
+    """An attachment, fetched through IMAP, served to be saved (never shown in our origin)."""
+    folder = _folder(request)
+    if folder is None:
+        return _error(request, "Ce dossier n'existe pas.", 404)
+    account = _account(request)
+    uid = int(request.path_params["uid"])
+    section = str(request.path_params["section"])
+    try:
+        async with open_mailbox(_settings(request), account.account_id, account.address) as box:
+            part = await box.fetch_part(folder, uid, section)
+    except PartNotFound as exc:
+        return _error(request, str(exc), 404)
+    except MessageNotFound as exc:
+        return _error(request, str(exc), 404)
+    except MailboxUnavailable as exc:
+        return _error(request, str(exc), 503)
+    log.info("webmail: account %s downloaded part %s of %s/%s",
+             account.account_id, section, folder, uid)  # fmt: skip
+    return Response(
+        part.data,
+        media_type=safe_content_type(part.content_type),
+        headers=download_headers(part.filename),
+    )
 
 
 async def move_message(request: Request) -> Response:
@@ -458,6 +491,11 @@ routes: list[BaseRoute] = [
     Route("/dossiers", folders_page, name="mail:folders"),
     Route("/dossiers/{folder}", folder_page, name="mail:folder"),
     Route("/dossiers/{folder}/{uid:int}", message_page, name="mail:message"),
+    Route(
+        "/dossiers/{folder}/{uid:int}/pieces-jointes/{section}",
+        download_part,
+        name="mail:attachment",
+    ),
     Route(
         "/dossiers/{folder}/{uid:int}/deplacer",
         move_message,
