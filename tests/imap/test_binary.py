@@ -48,3 +48,36 @@ async def test_binary_fetch_of_a_base64_attachment(
     assert b"g NO [NONEXISTENT]" in await command("g FETCH 2 (BINARY.PEEK[7])")
     assert b"h BAD" in await command("h FETCH 2 (BINARY.PEEK[2.HEADER])")
     writer.close()
+
+
+async def test_the_body_of_a_forwarded_single_part_message_is_part_2_1(
+    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+) -> None:
+    """RFC 9051 §6.4.5: a non-multipart encapsulated message has one part, S.1 (its body)."""
+    import imaplib
+
+    inner = (
+        b"From: a@b.fr\r\nSubject: original\r\nContent-Type: text/plain\r\n\r\n"
+        b"Texte d'origine\r\n"
+    )
+    outer = (
+        b"From: c@d.fr\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nVoir ci-dessous\r\n"
+        b"--b\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"--b--\r\n"
+    )
+
+    def run() -> tuple[bytes, bytes, object]:
+        with imaplib.IMAP4_SSL("127.0.0.1", imap.tls_port, ssl_context=client_tls) as c:
+            c.login(mailbox.address, mailbox.password)
+            c.append("Drafts", None, None, outer)
+            c.select("Drafts")
+            _, body = c.fetch("1", "(BODY.PEEK[2.1])")
+            _, mime = c.fetch("1", "(BODY.PEEK[2.1.MIME])")
+            _, missing = c.fetch("1", "(BODY.PEEK[2.2])")
+            return body[0][1], mime[0][1], missing[0]  # type: ignore[index]
+
+    body, mime, missing = await asyncio.to_thread(run)
+    assert body == b"Texte d'origine"  # the CRLF before the boundary belongs to the delimiter
+    assert mime.startswith(b"From: a@b.fr\r\nSubject: original")
+    assert missing in (b'1 (BODY[2.2] "")', b"1 (BODY[2.2] NIL)")  # no such part: empty

@@ -292,6 +292,10 @@ def _structure(
         full_in, simple_in = _structure(
             raw, inner_headers, inner_body, end, inner_section, offsets, depth + 1, None
         )
+        if section and f"{section}.1" not in offsets:
+            # A non-multipart encapsulated message has one part, S.1: its body, with the
+            # encapsulated header as MIME header (RFC 9051 §6.4.5).
+            offsets[f"{section}.1"] = [body_start, inner_body, end]
         env = _envelope(_HeaderView(inner_headers))
         lines = _count_lines(raw, body_start, end)
         return (
