@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from espace_sante.storage.schema import AuditEntry, AuditHead
 
@@ -78,7 +79,16 @@ async def append_many(
     one read and one update of the chain head (a delivery records several events at once)."""
     if not events:
         return []
-    head = await _locked_head(session, account_id)
+    return await session.run_sync(append_many_sync, account_id, events)
+
+
+def append_many_sync(
+    session: Session, account_id: int, events: list[AuditEvent]
+) -> list[AuditEntry]:
+    """:func:`append_many` for a synchronous session."""
+    if not events:
+        return []
+    head = _locked_head(session, account_id)
     entries = []
     for event in events:
         seq = head.last_seq + 1
@@ -101,24 +111,24 @@ async def append_many(
         head.last_seq = seq
         head.last_hash = digest
     session.add_all(entries)
-    await session.flush()
+    session.flush()
     return entries
 
 
-async def _locked_head(session: AsyncSession, account_id: int) -> AuditHead:
+def _locked_head(session: Session, account_id: int) -> AuditHead:
     """The chain head, locked for the transaction (created at the genesis if missing)."""
     query = select(AuditHead).where(AuditHead.account_id == account_id).with_for_update()
-    head = (await session.execute(query)).scalar_one_or_none()
+    head = session.execute(query).scalar_one_or_none()
     if head is not None:
         return head
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(
+    session.execute(
         insert(AuditHead)
         .values(account_id=account_id, last_seq=0, last_hash=GENESIS)
         .on_conflict_do_nothing(index_elements=["account_id"])
     )
-    return (await session.execute(query)).scalar_one()
+    return session.execute(query).scalar_one()
 
 
 async def verify(session: AsyncSession, account_id: int | None = None) -> list[AuditProblem]:

@@ -17,6 +17,7 @@ cannot be stored never makes the others fail.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -25,24 +26,24 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from espace_sante import audit
 from espace_sante.accounts.allowlist import is_domain_allowed
-from espace_sante.accounts.conversations import record_professional_message
+from espace_sante.accounts.conversations import record_professional_message_sync
 from espace_sante.accounts.patients import PatientRecord
 from espace_sante.mailbox import imapmeta
 from espace_sante.mailbox.read_receipts import request_receipt
-from espace_sante.mailbox.store import append_message
+from espace_sante.mailbox.store import append_message_sync
 from espace_sante.mta import notices
 from espace_sante.mta.attachments import Attachment, find_attachments
-from espace_sante.notify import record_arrival
+from espace_sante.notify import record_arrival_sync
 from espace_sante.policy import conversation as conv_rules
 from espace_sante.policy import headers as mss_headers
 from espace_sante.records import xdm
-from espace_sante.records.deposit import NewDocument, deposit_documents
+from espace_sante.records.deposit import NewDocument, deposit_documents_sync
 from espace_sante.storage.blobs import StoredBlob
-from espace_sante.storage.engine import transaction
+from espace_sante.storage.engine import write_sync
 from espace_sante.storage.outbox import outbound_row
 from espace_sante.storage.runtime import Storage
 from espace_sante.storage.schema import Blob, Delivery, OutboundMessage
@@ -302,8 +303,10 @@ class Delivering:
             group = self._waiting[:MAX_GROUP]
             del self._waiting[:MAX_GROUP]
             try:
-                async with transaction(self.storage.sessions) as session:
-                    outcomes = [await self._write(session, p, at) for p, at, _ in group]
+                items = [(p, at) for p, at, _ in group]
+                outcomes = await write_sync(
+                    self.storage.sessions, functools.partial(self._write_group, items=items)
+                )
             except Exception as exc:
                 if len(group) == 1:
                     _, _, future = group[0]
@@ -322,8 +325,7 @@ class Delivering:
         self, p: PreparedMessage, at: datetime, future: asyncio.Future[DeliveryOutcome]
     ) -> None:
         try:
-            async with transaction(self.storage.sessions) as session:
-                outcome = await self._write(session, p, at)
+            outcome = await write_sync(self.storage.sessions, lambda s: self._write(s, p, at))
         except Exception as exc:
             if not future.done():
                 future.set_exception(exc)
@@ -331,21 +333,24 @@ class Delivering:
         if not future.done():
             future.set_result(outcome)
 
-    async def _write(
-        self, session: AsyncSession, p: PreparedMessage, received_at: datetime
+    def _write_group(
+        self, session: Session, items: list[tuple[PreparedMessage, datetime]]
+    ) -> list[DeliveryOutcome]:
+        return [self._write(session, p, at) for p, at in items]
+
+    def _write(
+        self, session: Session, p: PreparedMessage, received_at: datetime
     ) -> DeliveryOutcome:
-        """The rows of one delivery, in the caller's transaction."""
+        """The rows of one delivery, in the caller's transaction (run in the writer's thread)."""
         outcome = DeliveryOutcome()
         for rec in p.recipients:
             account_id = rec.patient.account_id
             if p.message_id:
-                already = (
-                    await session.execute(
-                        select(Delivery.id).where(
-                            Delivery.account_id == account_id,
-                            Delivery.sender == p.sender,
-                            Delivery.message_id_header == p.message_id[:998],
-                        )
+                already = session.execute(
+                    select(Delivery.id).where(
+                        Delivery.account_id == account_id,
+                        Delivery.sender == p.sender,
+                        Delivery.message_id_header == p.message_id[:998],
                     )
                 ).scalar()
                 if already is not None:
@@ -355,7 +360,7 @@ class Delivering:
                 self._blob_row(account_id, blob, received_at)
                 for blob in [rec.message_blob, *(d.blob for d in rec.documents)]
             )
-            stored = await append_message(
+            stored = append_message_sync(
                 session,
                 account_id=account_id,
                 folder_name="INBOX",
@@ -380,7 +385,7 @@ class Delivering:
                         received_at=received_at,
                     )
                 )
-            state = await record_professional_message(
+            state = record_professional_message_sync(
                 session,
                 account_id=account_id,
                 professional_address=p.sender,
@@ -401,7 +406,7 @@ class Delivering:
                     at=received_at,
                 )
             ]
-            await deposit_documents(
+            deposit_documents_sync(
                 session,
                 account_id=account_id,
                 documents=[doc.document for doc in rec.documents],
@@ -420,7 +425,7 @@ class Delivering:
                     sent_date=p.sent_date,
                     at=received_at,
                 )
-            await record_arrival(
+            record_arrival_sync(
                 session,
                 account_id,
                 at=received_at,
@@ -437,7 +442,7 @@ class Delivering:
                         at=received_at,
                     )
                 )
-            await audit.append_many(session, account_id, events)
+            audit.append_many_sync(session, account_id, events)
             outcome.delivered.append(rec.patient.address)
             outcome.documents += len(rec.documents)
             outcome.problems += len(rec.problems)
