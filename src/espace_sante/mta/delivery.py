@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -138,16 +139,22 @@ class Delivering:
         subject = _header_text(parsed, "Subject")
         closing = conv_rules.is_closing_message(subject, _header_text(parsed, "X-MSS-MES") or None)
         attachments, warnings = find_attachments(parsed)
-        ciphers = {}
         receipt_to = first_address(parsed, "Disposition-Notification-To")
-        async with self.storage.sessions() as session:
-            for r in recipients:
-                ciphers[r.account_id] = await self.storage.cipher_for(session, r.account_id)
-            if receipt_to is not None and not await is_domain_allowed(
-                session, receipt_to.rsplit("@", 1)[-1]
-            ):
-                warnings.append("read receipt asked for outside the trust space: not honoured")
-                receipt_to = None
+        keyring = self.storage.keyring
+        ciphers: dict[int, AESGCM] = {}
+        for r in recipients:
+            if (cipher := keyring.cached(r.account_id)) is not None:
+                ciphers[r.account_id] = cipher
+        if receipt_to is not None or len(ciphers) < len(recipients):  # else nothing to read
+            async with self.storage.sessions() as session:
+                for r in recipients:
+                    if r.account_id not in ciphers:
+                        ciphers[r.account_id] = await self.storage.cipher_for(session, r.account_id)
+                if receipt_to is not None and not await is_domain_allowed(
+                    session, receipt_to.rsplit("@", 1)[-1]
+                ):
+                    warnings.append("read receipt asked for outside the trust space: not honoured")
+                    receipt_to = None
         prepared_recipients = []
         for r in recipients:
             cipher = ciphers[r.account_id]
