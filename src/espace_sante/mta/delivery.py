@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import cast
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from espace_sante import audit
@@ -53,6 +54,10 @@ log = logging.getLogger(__name__)
 
 #: Most deliveries written in one transaction.
 MAX_GROUP = 32
+
+# Rows written on the hot path go in as SQL expressions, not ORM units of work.
+_BLOBS = cast(Table, Blob.__table__)
+_DELIVERIES = cast(Table, Delivery.__table__)
 
 
 @dataclass
@@ -363,9 +368,12 @@ class Delivering:
                 if already is not None:
                     outcome.duplicates.append(rec.patient.address)
                     continue  # its blobs are discarded after the commit
-            session.add_all(
-                self._blob_row(account_id, blob, received_at)
-                for blob in [rec.message_blob, *(d.blob for d in rec.documents)]
+            session.execute(
+                insert(_BLOBS),
+                [
+                    self._blob_row(account_id, blob, received_at)
+                    for blob in [rec.message_blob, *(d.blob for d in rec.documents)]
+                ],
             )
             stored = append_message_sync(
                 session,
@@ -383,8 +391,8 @@ class Delivering:
                 mss_codecda=p.mss_codecda,
             )
             if p.message_id:
-                session.add(
-                    Delivery(
+                session.execute(
+                    insert(_DELIVERIES).values(
                         account_id=account_id,
                         sender=p.sender,
                         message_id_header=p.message_id[:998],
@@ -456,10 +464,14 @@ class Delivering:
         return outcome
 
     @staticmethod
-    def _blob_row(account_id: int, blob: StoredBlob, at: datetime) -> Blob:
-        return Blob(
-            id=blob.id, account_id=account_id, size=blob.size, sha256=blob.sha256, created_at=at
-        )
+    def _blob_row(account_id: int, blob: StoredBlob, at: datetime) -> dict[str, object]:
+        return {
+            "id": blob.id,
+            "account_id": account_id,
+            "size": blob.size,
+            "sha256": blob.sha256,
+            "created_at": at,
+        }
 
     def _notice_row(
         self, p: PreparedMessage, rec: PreparedRecipient, at: datetime
