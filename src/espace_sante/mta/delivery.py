@@ -48,7 +48,7 @@ from espace_sante.storage.blobs import StoredBlob
 from espace_sante.storage.engine import write_sync
 from espace_sante.storage.outbox import outbound_row
 from espace_sante.storage.runtime import Storage
-from espace_sante.storage.schema import Blob, Delivery, OutboundMessage
+from espace_sante.storage.schema import Blob, Delivery, Folder, OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +337,9 @@ class Delivering:
         self, p: PreparedMessage, at: datetime, future: asyncio.Future[DeliveryOutcome]
     ) -> None:
         try:
-            outcome = await write_sync(self.storage.sessions, lambda s: self._write(s, p, at))
+            (outcome,) = await write_sync(
+                self.storage.sessions, functools.partial(self._write_group, items=[(p, at)])
+            )
         except Exception as exc:
             if not future.done():
                 future.set_exception(exc)
@@ -348,6 +350,16 @@ class Delivering:
     def _write_group(
         self, session: Session, items: list[tuple[PreparedMessage, datetime]]
     ) -> list[DeliveryOutcome]:
+        accounts = sorted({r.patient.account_id for p, _ in items for r in p.recipients})
+        if len(accounts) > 1 and session.get_bind().dialect.name == "postgresql":
+            # Take the INBOX locks in account order before anything else: two workers' groups
+            # locking them in delivery order deadlocked (and were retried one by one).
+            session.execute(
+                select(Folder.id)
+                .where(Folder.account_id.in_(accounts), Folder.name == "INBOX")
+                .order_by(Folder.account_id)
+                .with_for_update()
+            )
         return [self._write(session, p, at) for p, at in items]
 
     def _write(
