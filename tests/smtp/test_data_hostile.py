@@ -196,10 +196,10 @@ async def test_storage_failure_answers_451_and_leaves_nothing(
     storage: Storage,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def broken(*args: object, **kwargs: object) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(delivery_module, "record_professional_message", broken)
+    monkeypatch.setattr(delivery_module, "record_professional_message_sync", broken)
     message = clinician_message(patient_ins=seeded.active.ins, with_xdm=True, with_pdf=True)
     t = await send(gateway.port, client_tls, DOCTOR, [seeded.active.address], message)
     assert t.data is not None and t.data[0] == 451 and t.data[1].startswith(b"4.3.0"), t.data

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from espace_sante.mta.delivery import Delivering, DeliveryOutcome, PreparedMessage
 from espace_sante.storage.runtime import Storage
@@ -48,14 +48,14 @@ async def test_concurrent_deliveries_are_grouped_and_each_stored(
     storage: Storage, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     d = Delivering(storage)
-    transactions: set[int] = set()
+    transactions: dict[int, Session] = {}  # kept alive, so that no id is reused
     original = Delivering._write
 
-    async def write(
-        self: Delivering, session: AsyncSession, p: PreparedMessage, at: datetime
+    def write(
+        self: Delivering, session: Session, p: PreparedMessage, at: datetime
     ) -> DeliveryOutcome:
-        transactions.add(id(session))
-        return await original(self, session, p, at)
+        transactions[id(session)] = session
+        return original(self, session, p, at)
 
     monkeypatch.setattr(Delivering, "_write", write)
     outcomes = await asyncio.gather(*(_deliver(d, seeded, n) for n in range(40)))
@@ -73,12 +73,12 @@ async def test_a_failing_delivery_does_not_fail_its_group(
     d = Delivering(storage)
     original = Delivering._write
 
-    async def write(
-        self: Delivering, session: AsyncSession, p: PreparedMessage, at: datetime
+    def write(
+        self: Delivering, session: Session, p: PreparedMessage, at: datetime
     ) -> DeliveryOutcome:
         if p.subject == "message 3":
             raise RuntimeError("disk on fire")
-        return await original(self, session, p, at)
+        return original(self, session, p, at)
 
     monkeypatch.setattr(Delivering, "_write", write)
     results = await asyncio.gather(

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from espace_sante.policy.conversation import (
     ConversationState,
@@ -27,18 +28,38 @@ async def record_professional_message(
     at: datetime | None = None,
 ) -> ConversationState:
     """Open, reopen or close the conversation after a professional's message; returns the state."""
+    return await session.run_sync(
+        lambda sync: record_professional_message_sync(
+            sync,
+            account_id=account_id,
+            professional_address=professional_address,
+            closing=closing,
+            reply_to=reply_to,
+            at=at,
+        )
+    )
+
+
+def record_professional_message_sync(
+    session: Session,
+    *,
+    account_id: int,
+    professional_address: str,
+    closing: bool,
+    reply_to: str | None,
+    at: datetime | None = None,
+) -> ConversationState:
+    """:func:`record_professional_message` for a synchronous session."""
     at = at or datetime.now(UTC)
     professional_address = professional_address.lower()
     state = state_after_professional_message(closing)
-    conv = (
-        await session.execute(
-            select(Conversation)
-            .where(
-                Conversation.account_id == account_id,
-                Conversation.professional_address == professional_address,
-            )
-            .with_for_update()
+    conv = session.execute(
+        select(Conversation)
+        .where(
+            Conversation.account_id == account_id,
+            Conversation.professional_address == professional_address,
         )
+        .with_for_update()
     ).scalar()
     if conv is None:
         conv = Conversation(
@@ -57,7 +78,7 @@ async def record_professional_message(
     conv.reply_to = reply_to.lower() if reply_to else None
     conv.last_message_at = at
     conv.message_count = (conv.message_count or 0) + 1
-    await session.flush()
+    session.flush()
     return state
 
 

@@ -46,6 +46,7 @@ from typing import IO, Any, cast
 from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from espace_sante.policy.addresses import parse_mailbox
 from espace_sante.storage.engine import transaction
@@ -232,7 +233,7 @@ def sessions_of(source: SessionSource) -> async_sessionmaker[AsyncSession]:
     return source.sessions if isinstance(source, Storage) else source
 
 
-def dialect_insert(session: AsyncSession) -> Any:
+def dialect_insert(session: AsyncSession | Session) -> Any:
     """The dialect's ``insert`` construct, the one that has ``on_conflict_do_*``."""
     name = session.get_bind().dialect.name
     if name == "postgresql":

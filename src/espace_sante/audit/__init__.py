@@ -12,7 +12,16 @@ from espace_sante.audit.log import (
     AuditProblem,
     append,
     append_many,
+    append_many_sync,
     verify,
 )
 
-__all__ = ["SYSTEM_ACCOUNT", "AuditEvent", "AuditProblem", "append", "append_many", "verify"]
+__all__ = [
+    "SYSTEM_ACCOUNT",
+    "AuditEvent",
+    "AuditProblem",
+    "append",
+    "append_many",
+    "append_many_sync",
+    "verify",
+]

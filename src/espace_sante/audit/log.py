@@ -6,11 +6,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from espace_sante.storage.schema import AuditEntry, AuditHead
 
@@ -78,53 +79,75 @@ async def append_many(
     one read and one update of the chain head (a delivery records several events at once)."""
     if not events:
         return []
-    head = await _locked_head(session, account_id)
-    entries = []
+    return await session.run_sync(append_many_sync, account_id, events)
+
+
+def append_many_sync(
+    session: Session, account_id: int, events: list[AuditEvent]
+) -> list[AuditEntry]:
+    """:func:`append_many` for a synchronous session.
+
+    Three statements (SQL expressions, not ORM units of work: a delivery writes the chain on the
+    hot path). The entries returned are not attached to the session."""
+    if not events:
+        return []
+    last_seq, last_hash = _locked_head(session, account_id)
+    rows: list[dict[str, Any]] = []
     for event in events:
-        seq = head.last_seq + 1
+        seq = last_seq + 1
         body = _canonical(event.detail)
-        digest = _entry_hash(
-            head.last_hash, account_id, seq, event.at, event.actor, event.action, body
+        digest = _entry_hash(last_hash, account_id, seq, event.at, event.actor, event.action, body)
+        rows.append(
+            {
+                "account_id": account_id,
+                "seq": seq,
+                "at": event.at,
+                "actor": event.actor,
+                "action": event.action,
+                "detail": body,
+                "prev_hash": last_hash,
+                "hash": digest,
+            }
         )
-        entries.append(
-            AuditEntry(
-                account_id=account_id,
-                seq=seq,
-                at=event.at,
-                actor=event.actor,
-                action=event.action,
-                detail=body,
-                prev_hash=head.last_hash,
-                hash=digest,
-            )
-        )
-        head.last_seq = seq
-        head.last_hash = digest
-    session.add_all(entries)
-    await session.flush()
-    return entries
+        last_seq, last_hash = seq, digest
+    session.execute(insert(_ENTRIES), rows)
+    session.execute(
+        update(_HEADS)
+        .where(_HEADS.c.account_id == account_id)
+        .values(last_seq=last_seq, last_hash=last_hash)
+    )
+    return [AuditEntry(**row) for row in rows]
 
 
-async def _locked_head(session: AsyncSession, account_id: int) -> AuditHead:
-    """The chain head, locked for the transaction (created at the genesis if missing)."""
-    query = select(AuditHead).where(AuditHead.account_id == account_id).with_for_update()
-    head = (await session.execute(query)).scalar_one_or_none()
+_ENTRIES = cast(Table, AuditEntry.__table__)
+_HEADS = cast(Table, AuditHead.__table__)
+
+
+def _locked_head(session: Session, account_id: int) -> tuple[int, str]:
+    """The chain head's (seq, hash), locked for the transaction (created at the genesis)."""
+    query = (
+        select(_HEADS.c.last_seq, _HEADS.c.last_hash)
+        .where(_HEADS.c.account_id == account_id)
+        .with_for_update()
+    )
+    head = session.execute(query).one_or_none()
     if head is not None:
-        return head
+        return int(head[0]), str(head[1])
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(
-        insert(AuditHead)
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        dialect_insert(AuditHead)
         .values(account_id=account_id, last_seq=0, last_hash=GENESIS)
         .on_conflict_do_nothing(index_elements=["account_id"])
     )
-    return (await session.execute(query)).scalar_one()
+    seq, digest = session.execute(query).one()
+    return int(seq), str(digest)
 
 
 async def verify(session: AsyncSession, account_id: int | None = None) -> list[AuditProblem]:
     """Recompute every chain (or one) and report each entry that does not link or hash."""
     problems: list[AuditProblem] = []
-    heads_q = select(AuditHead)
+    heads_q = select(AuditHead).execution_options(populate_existing=True)
     if account_id is not None:
         heads_q = heads_q.where(AuditHead.account_id == account_id)
     heads = {h.account_id: h for h in (await session.execute(heads_q)).scalars()}

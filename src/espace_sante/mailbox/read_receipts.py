@@ -12,12 +12,13 @@ from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from espace_sante.storage.schema import ReadReceiptRequest
 
 
 def request_receipt(
-    session: AsyncSession,
+    session: AsyncSession | Session,
     *,
     account_id: int,
     message_row_id: int,

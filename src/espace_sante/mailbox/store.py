@@ -9,9 +9,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from espace_sante.storage.schema import Folder, Message
 
@@ -35,11 +37,14 @@ class StoredMessage:
 
 async def ensure_default_folders(session: AsyncSession, account_id: int) -> dict[str, Folder]:
     """Create the missing default folders of an account; returns them by name."""
+    return await session.run_sync(ensure_default_folders_sync, account_id)
+
+
+def ensure_default_folders_sync(session: Session, account_id: int) -> dict[str, Folder]:
+    """:func:`ensure_default_folders` for a synchronous session."""
     existing = {
         f.name: f
-        for f in (
-            await session.execute(select(Folder).where(Folder.account_id == account_id))
-        ).scalars()
+        for f in session.execute(select(Folder).where(Folder.account_id == account_id)).scalars()
     }
     uidvalidity = int(time.time())
     for name, special_use in DEFAULT_FOLDERS:
@@ -55,12 +60,18 @@ async def ensure_default_folders(session: AsyncSession, account_id: int) -> dict
             )
             session.add(folder)
             existing[name] = folder
-    await session.flush()
+    session.flush()
     return existing
 
 
-async def append_message(
-    session: AsyncSession,
+async def append_message(session: AsyncSession, **fields: Any) -> StoredMessage:
+    """Add a message to a folder inside the caller's transaction, taking the next UID and modseq
+    (the arguments of :func:`append_message_sync`)."""
+    return await session.run_sync(lambda sync: append_message_sync(sync, **fields))
+
+
+def append_message_sync(
+    session: Session,
     *,
     account_id: int,
     folder_name: str,
@@ -77,15 +88,13 @@ async def append_message(
     mss_codecda: str | None = None,
 ) -> StoredMessage:
     """Add a message to a folder inside the caller's transaction, taking the next UID and modseq."""
-    folder = (
-        await session.execute(
-            select(Folder)
-            .where(Folder.account_id == account_id, Folder.name == folder_name)
-            .with_for_update()
-        )
+    folder = session.execute(
+        select(Folder)
+        .where(Folder.account_id == account_id, Folder.name == folder_name)
+        .with_for_update()
     ).scalar()
     if folder is None:
-        folders = await ensure_default_folders(session, account_id)
+        folders = ensure_default_folders_sync(session, account_id)
         if folder_name not in folders:
             raise LookupError(f"account {account_id} has no folder {folder_name!r}")
         folder = folders[folder_name]
@@ -114,7 +123,7 @@ async def append_message(
         mss_codecda=mss_codecda,
     )
     session.add(message)
-    await session.flush()
+    session.flush()
     return StoredMessage(message.id, folder.id, uid, modseq)
 
 

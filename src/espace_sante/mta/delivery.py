@@ -17,40 +17,47 @@ cannot be stored never makes the others fail.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import cast
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
 
 from espace_sante import audit
 from espace_sante.accounts.allowlist import is_domain_allowed
-from espace_sante.accounts.conversations import record_professional_message
+from espace_sante.accounts.conversations import record_professional_message_sync
 from espace_sante.accounts.patients import PatientRecord
 from espace_sante.mailbox import imapmeta
 from espace_sante.mailbox.read_receipts import request_receipt
-from espace_sante.mailbox.store import append_message
+from espace_sante.mailbox.store import append_message_sync
 from espace_sante.mta import notices
 from espace_sante.mta.attachments import Attachment, find_attachments
-from espace_sante.notify import record_arrival
+from espace_sante.notify import record_arrival_sync
 from espace_sante.policy import conversation as conv_rules
 from espace_sante.policy import headers as mss_headers
 from espace_sante.records import xdm
-from espace_sante.records.deposit import NewDocument, deposit_documents
+from espace_sante.records.deposit import NewDocument, deposit_documents_sync
 from espace_sante.storage.blobs import StoredBlob
-from espace_sante.storage.engine import transaction
+from espace_sante.storage.engine import write_sync
 from espace_sante.storage.outbox import outbound_row
 from espace_sante.storage.runtime import Storage
-from espace_sante.storage.schema import Blob, Delivery, OutboundMessage
+from espace_sante.storage.schema import Blob, Delivery, Folder, OutboundMessage
 
 log = logging.getLogger(__name__)
 
 #: Most deliveries written in one transaction.
 MAX_GROUP = 32
+
+# Rows written on the hot path go in as SQL expressions, not ORM units of work.
+_BLOBS = cast(Table, Blob.__table__)
+_DELIVERIES = cast(Table, Delivery.__table__)
 
 
 @dataclass
@@ -137,16 +144,22 @@ class Delivering:
         subject = _header_text(parsed, "Subject")
         closing = conv_rules.is_closing_message(subject, _header_text(parsed, "X-MSS-MES") or None)
         attachments, warnings = find_attachments(parsed)
-        ciphers = {}
         receipt_to = first_address(parsed, "Disposition-Notification-To")
-        async with self.storage.sessions() as session:
-            for r in recipients:
-                ciphers[r.account_id] = await self.storage.cipher_for(session, r.account_id)
-            if receipt_to is not None and not await is_domain_allowed(
-                session, receipt_to.rsplit("@", 1)[-1]
-            ):
-                warnings.append("read receipt asked for outside the trust space: not honoured")
-                receipt_to = None
+        keyring = self.storage.keyring
+        ciphers: dict[int, AESGCM] = {}
+        for r in recipients:
+            if (cipher := keyring.cached(r.account_id)) is not None:
+                ciphers[r.account_id] = cipher
+        if receipt_to is not None or len(ciphers) < len(recipients):  # else nothing to read
+            async with self.storage.sessions() as session:
+                for r in recipients:
+                    if r.account_id not in ciphers:
+                        ciphers[r.account_id] = await self.storage.cipher_for(session, r.account_id)
+                if receipt_to is not None and not await is_domain_allowed(
+                    session, receipt_to.rsplit("@", 1)[-1]
+                ):
+                    warnings.append("read receipt asked for outside the trust space: not honoured")
+                    receipt_to = None
         prepared_recipients = []
         for r in recipients:
             cipher = ciphers[r.account_id]
@@ -302,8 +315,10 @@ class Delivering:
             group = self._waiting[:MAX_GROUP]
             del self._waiting[:MAX_GROUP]
             try:
-                async with transaction(self.storage.sessions) as session:
-                    outcomes = [await self._write(session, p, at) for p, at, _ in group]
+                items = [(p, at) for p, at, _ in group]
+                outcomes = await write_sync(
+                    self.storage.sessions, functools.partial(self._write_group, items=items)
+                )
             except Exception as exc:
                 if len(group) == 1:
                     _, _, future = group[0]
@@ -322,8 +337,9 @@ class Delivering:
         self, p: PreparedMessage, at: datetime, future: asyncio.Future[DeliveryOutcome]
     ) -> None:
         try:
-            async with transaction(self.storage.sessions) as session:
-                outcome = await self._write(session, p, at)
+            (outcome,) = await write_sync(
+                self.storage.sessions, functools.partial(self._write_group, items=[(p, at)])
+            )
         except Exception as exc:
             if not future.done():
                 future.set_exception(exc)
@@ -331,31 +347,47 @@ class Delivering:
         if not future.done():
             future.set_result(outcome)
 
-    async def _write(
-        self, session: AsyncSession, p: PreparedMessage, received_at: datetime
+    def _write_group(
+        self, session: Session, items: list[tuple[PreparedMessage, datetime]]
+    ) -> list[DeliveryOutcome]:
+        accounts = sorted({r.patient.account_id for p, _ in items for r in p.recipients})
+        if len(accounts) > 1 and session.get_bind().dialect.name == "postgresql":
+            # Take the INBOX locks in account order before anything else: two workers' groups
+            # locking them in delivery order deadlocked (and were retried one by one).
+            session.execute(
+                select(Folder.id)
+                .where(Folder.account_id.in_(accounts), Folder.name == "INBOX")
+                .order_by(Folder.account_id)
+                .with_for_update()
+            )
+        return [self._write(session, p, at) for p, at in items]
+
+    def _write(
+        self, session: Session, p: PreparedMessage, received_at: datetime
     ) -> DeliveryOutcome:
-        """The rows of one delivery, in the caller's transaction."""
+        """The rows of one delivery, in the caller's transaction (run in the writer's thread)."""
         outcome = DeliveryOutcome()
         for rec in p.recipients:
             account_id = rec.patient.account_id
             if p.message_id:
-                already = (
-                    await session.execute(
-                        select(Delivery.id).where(
-                            Delivery.account_id == account_id,
-                            Delivery.sender == p.sender,
-                            Delivery.message_id_header == p.message_id[:998],
-                        )
+                already = session.execute(
+                    select(Delivery.id).where(
+                        Delivery.account_id == account_id,
+                        Delivery.sender == p.sender,
+                        Delivery.message_id_header == p.message_id[:998],
                     )
                 ).scalar()
                 if already is not None:
                     outcome.duplicates.append(rec.patient.address)
                     continue  # its blobs are discarded after the commit
-            session.add_all(
-                self._blob_row(account_id, blob, received_at)
-                for blob in [rec.message_blob, *(d.blob for d in rec.documents)]
+            session.execute(
+                insert(_BLOBS),
+                [
+                    self._blob_row(account_id, blob, received_at)
+                    for blob in [rec.message_blob, *(d.blob for d in rec.documents)]
+                ],
             )
-            stored = await append_message(
+            stored = append_message_sync(
                 session,
                 account_id=account_id,
                 folder_name="INBOX",
@@ -371,8 +403,8 @@ class Delivering:
                 mss_codecda=p.mss_codecda,
             )
             if p.message_id:
-                session.add(
-                    Delivery(
+                session.execute(
+                    insert(_DELIVERIES).values(
                         account_id=account_id,
                         sender=p.sender,
                         message_id_header=p.message_id[:998],
@@ -380,7 +412,7 @@ class Delivering:
                         received_at=received_at,
                     )
                 )
-            state = await record_professional_message(
+            state = record_professional_message_sync(
                 session,
                 account_id=account_id,
                 professional_address=p.sender,
@@ -401,7 +433,7 @@ class Delivering:
                     at=received_at,
                 )
             ]
-            await deposit_documents(
+            deposit_documents_sync(
                 session,
                 account_id=account_id,
                 documents=[doc.document for doc in rec.documents],
@@ -420,7 +452,7 @@ class Delivering:
                     sent_date=p.sent_date,
                     at=received_at,
                 )
-            await record_arrival(
+            record_arrival_sync(
                 session,
                 account_id,
                 at=received_at,
@@ -437,17 +469,21 @@ class Delivering:
                         at=received_at,
                     )
                 )
-            await audit.append_many(session, account_id, events)
+            audit.append_many_sync(session, account_id, events)
             outcome.delivered.append(rec.patient.address)
             outcome.documents += len(rec.documents)
             outcome.problems += len(rec.problems)
         return outcome
 
     @staticmethod
-    def _blob_row(account_id: int, blob: StoredBlob, at: datetime) -> Blob:
-        return Blob(
-            id=blob.id, account_id=account_id, size=blob.size, sha256=blob.sha256, created_at=at
-        )
+    def _blob_row(account_id: int, blob: StoredBlob, at: datetime) -> dict[str, object]:
+        return {
+            "id": blob.id,
+            "account_id": account_id,
+            "size": blob.size,
+            "sha256": blob.sha256,
+            "created_at": at,
+        }
 
     def _notice_row(
         self, p: PreparedMessage, rec: PreparedRecipient, at: datetime

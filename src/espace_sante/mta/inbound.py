@@ -13,9 +13,7 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime
-from email import policy as email_policy
 from email.message import EmailMessage
-from email.parser import BytesParser
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -25,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from espace_sante.accounts.patients import find_patient_by_ins
 from espace_sante.config import Settings
 from espace_sante.mta.delivery import Delivering, first_address
+from espace_sante.mta.mime import parse_message
 from espace_sante.mta.smtpserver import NULL_SENDER, GatewayEnvelope
 from espace_sante.mta.trace import authentication_results_header, received_header
 from espace_sante.policy import addresses, inbound, verdicts
@@ -188,12 +187,11 @@ class InboundHandler:
                 session, envelope, txid, size_verdict.smtp_reply(), started, len(raw)
             )
         try:
-            parsed = BytesParser(policy=email_policy.default).parsebytes(raw)
+            parsed = parse_message(raw)
         except Exception:  # the parser is lenient; this is a last resort
             return self._log_data(
                 session, envelope, txid, verdicts.MALFORMED_MESSAGE.smtp_reply(), started, len(raw)
             )
-        assert isinstance(parsed, EmailMessage)
         problem = await self._check_message(envelope, parsed)
         if problem is not None:
             return self._log_data(session, envelope, txid, problem, started, len(raw))

@@ -8,6 +8,6 @@ page (``webmail``).
 """
 
 from espace_sante.notify.dispatch import dispatch_due
-from espace_sante.notify.pending import record_arrival
+from espace_sante.notify.pending import record_arrival, record_arrival_sync
 
-__all__ = ["dispatch_due", "record_arrival"]
+__all__ = ["dispatch_due", "record_arrival", "record_arrival_sync"]

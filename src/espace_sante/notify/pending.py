@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from espace_sante.accounts.directory import dialect_insert
 from espace_sante.storage.schema import PendingNotification
@@ -20,6 +22,20 @@ async def record_arrival(
     One upsert: concurrent deliveries (several worker processes) add up instead of colliding, and
     the batching window keeps counting from the first item not yet announced.
     """
+    await session.execute(arrival_upsert(session, account_id, at, messages, documents))
+
+
+def record_arrival_sync(
+    session: Session, account_id: int, *, at: datetime, messages: int = 0, documents: int = 0
+) -> None:
+    """:func:`record_arrival` for a synchronous session."""
+    session.execute(arrival_upsert(session, account_id, at, messages, documents))
+
+
+def arrival_upsert(
+    session: Session | AsyncSession, account_id: int, at: datetime, messages: int, documents: int
+) -> Any:
+    """The upsert statement that adds to the account's counters."""
     insert = dialect_insert(session)
     stmt = insert(_TABLE).values(
         account_id=account_id,
@@ -36,4 +52,4 @@ async def record_arrival(
             "documents": _TABLE.c.documents + stmt.excluded.documents,
         },
     )
-    await session.execute(stmt)
+    return stmt

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from espace_sante import audit
 from espace_sante.storage.schema import Document
@@ -74,12 +75,36 @@ async def deposit_documents(
 ) -> list[Document]:
     """Record several documents in one write; their audit events are added to ``audit_events``
     for the caller to chain together with its own."""
+    return await session.run_sync(
+        lambda sync: deposit_documents_sync(
+            sync,
+            account_id=account_id,
+            documents=documents,
+            deposited_by=deposited_by,
+            audit_events=audit_events,
+            message_row_id=message_row_id,
+            at=at,
+        )
+    )
+
+
+def deposit_documents_sync(
+    session: Session,
+    *,
+    account_id: int,
+    documents: list[NewDocument],
+    deposited_by: str,
+    audit_events: list[audit.AuditEvent],
+    message_row_id: int | None = None,
+    at: datetime | None = None,
+) -> list[Document]:
+    """:func:`deposit_documents` for a synchronous session."""
     at = at or datetime.now(UTC)
     rows = [_document_row(account_id, d, deposited_by, message_row_id, at) for d in documents]
     if not rows:
         return rows
     session.add_all(rows)
-    await session.flush()
+    session.flush()
     for row, document in zip(rows, documents, strict=True):
         audit_events.append(
             audit.AuditEvent(

@@ -63,6 +63,13 @@ class Keyring:
         sealed = self._master.encrypt(nonce, secrets.token_bytes(KEY_SIZE), _aad(account_id))
         return _WRAP_VERSION + nonce + sealed
 
+    def cached(self, account_id: int) -> AESGCM | None:
+        """The account's cipher if it is already unwrapped, else None."""
+        cipher = self._cache.get(account_id)
+        if cipher is not None:
+            self._cache.move_to_end(account_id)
+        return cipher
+
     def cipher(self, account_id: int, wrapped: bytes) -> AESGCM:
         """The account's data-key cipher, unwrapping (and caching) it."""
         cached = self._cache.get(account_id)

@@ -7,6 +7,11 @@ process and an ``flock`` on a file beside the database across worker processes. 
 concurrent writers wait in SQLite's busy handler, which polls with sleeps of up to 100 ms and
 left the lock idle most of the time (measured: 24 deliveries/s with 16 sessions; see bench/).
 PostgreSQL commits are durable by default (``synchronous_commit = on``) and need no gate.
+
+:func:`write_sync` runs a whole write transaction as one synchronous function. On SQLite it runs
+in one worker thread on a synchronous connection to the same file, so the write gate is held for
+the SQL alone: with the async driver each statement is a thread hop whose result waits for the
+event loop to come round, and under load the gate was held mostly waiting for the loop.
 """
 
 from __future__ import annotations
@@ -15,18 +20,20 @@ import asyncio
 import fcntl
 import os
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from espace_sante.config import Settings
 
@@ -41,8 +48,10 @@ def create_engine(settings: Settings | str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+    @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is DEFERRED).
         dbapi_connection.isolation_level = None
@@ -53,7 +62,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get(_WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -130,6 +139,66 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
                 await session.rollback()
                 raise
             await session.commit()
+
+
+T = TypeVar("T")
+
+_sync_engines: dict[str, Engine] = {}
+
+
+def _sync_writer(engine: AsyncEngine) -> Engine:
+    """A synchronous engine on the same SQLite file (one per file and process)."""
+    path = str(Path(engine.url.database or "").resolve())
+    sync = _sync_engines.get(path)
+    if sync is None:
+        url = engine.url.set(drivername="sqlite+pysqlite")
+        sync = create_sync_engine(
+            url, connect_args={"timeout": 60, "check_same_thread": False}, pool_size=2
+        )
+        _configure_sqlite(sync)
+        sync = _sync_engines[path] = sync
+    return sync
+
+
+async def write_sync(factory: async_sessionmaker[AsyncSession], work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one write transaction (as :func:`transaction`): committed durably when it
+    returns, rolled back if it raises. ``work`` gets a synchronous session and must not block on
+    anything but the database."""
+    bind = factory.kw.get("bind")
+    gate = _write_gate(bind) if isinstance(bind, AsyncEngine) else None
+    if gate is None or not isinstance(bind, AsyncEngine):
+        async with transaction(factory) as session:
+            return await session.run_sync(work)
+    sync_engine = _sync_writer(bind)
+
+    def run() -> T:
+        with Session(sync_engine, expire_on_commit=False) as session:
+            session.connection(execution_options={_WRITE_OPTION: True})
+            try:
+                result = work(session)
+            except BaseException:
+                session.rollback()
+                raise
+            session.commit()
+            return result
+
+    async with gate.held():
+        done = asyncio.ensure_future(asyncio.to_thread(run))
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            # The thread still writes: keep the gate until it has finished.
+            await asyncio.wait([done])
+            raise
+
+
+def dispose_sync_writer(engine: AsyncEngine) -> None:
+    """Close the synchronous writer's connections to ``engine``'s SQLite file, if any."""
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return
+    sync = _sync_engines.pop(str(Path(engine.url.database).resolve()), None)
+    if sync is not None:
+        sync.dispose()
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

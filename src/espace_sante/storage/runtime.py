@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from espace_sante.config import Settings
 from espace_sante.storage.blobs import BlobStore
 from espace_sante.storage.crypto import Keyring, load_master_key
-from espace_sante.storage.engine import create_engine, session_factory
+from espace_sante.storage.engine import create_engine, dispose_sync_writer, session_factory
 from espace_sante.storage.schema import Account
 
 
@@ -44,4 +44,5 @@ class Storage:
         return self.keyring.cipher(account_id, wrapped)
 
     async def close(self) -> None:
+        dispose_sync_writer(self.engine)
         await self.engine.dispose()
