@@ -369,3 +369,40 @@ def test_fuzz_narrative_text_is_kept_as_text(text: str) -> None:
     out = render_cda(doc)
     _assert_safe(out.html)
     assert _tree(out.html).find(".//p").text_content() == clean
+
+
+_WELL_FORMED_HOSTILE = [
+    "<script>alert(1)</script>",
+    '<paragraph onclick="alert(1)" style="x:y">p</paragraph>',
+    '<x:script xmlns:x="http://www.w3.org/1999/xhtml">alert(1)</x:script>',
+    '<x:p xmlns:x="http://www.w3.org/1999/xhtml" onmouseover="alert(1)">p</x:p>',
+    '<linkHtml href="javascript:alert(1)">l</linkHtml>',
+    '<content styleCode="Bold Italics" style="background:url(http://evil)">c</content>',
+    '<renderMultiMedia referencedObject="i"/>',
+    '<td colspan="javascript:alert(1)" rowspan="1">t</td>',
+    "&lt;script&gt;alert(1)&lt;/script&gt;",
+    '<iframe src="http://evil.example/"/>',
+    "<![CDATA[<script>alert(1)</script>]]>",
+    '<table><tbody><tr><td><list><item><content styleCode="Underline">u</content></item></list>'
+    "</td></tr></tbody></table>",
+]
+_ANCHORS = [b"<text>", b"</paragraph>", b"</td>", b"</item>", b"</content>", b"<br/>"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    base=st.sampled_from([CR_BIO, VSM, VACCINATION_NOTE]),
+    inserts=st.lists(st.tuples(st.integers(min_value=0), st.sampled_from(_WELL_FORMED_HOSTILE)),
+                     min_size=1, max_size=5),
+)
+def test_fuzz_well_formed_hostile_insertions_render_safely(
+    base: bytes, inserts: list[tuple[int, str]]
+) -> None:
+    data = base
+    for choice, fragment in inserts:
+        spots = [i + len(a) for a in _ANCHORS for i in range(len(data)) if data.startswith(a, i)]
+        at = spots[choice % len(spots)]
+        data = data[:at] + fragment.encode() + data[at:]
+    out = render_cda(data)  # still well-formed: it must render, and safely
+    _assert_safe(out.html)
+    assert "evil" not in out.html
