@@ -140,6 +140,12 @@ def test_text_is_escaped() -> None:
     assert "<b>" not in out.html
 
 
+def test_list_caption_goes_before_the_list() -> None:
+    out = render_cda(with_text("<list><caption>Traitements</caption><item>A</item>texte perdu"
+                               "<item>B</item></list>"))
+    assert '<p class="cda-caption">Traitements</p><ul><li>A</li><li>B</li></ul>' in out.html
+
+
 def test_caption_outside_a_table_and_unknown_elements() -> None:
     out = render_cda(with_text("<caption>Légende</caption><unknownThing>visible</unknownThing>"))
     assert '<p class="cda-caption">Légende</p>' in out.html

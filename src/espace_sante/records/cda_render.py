@@ -298,8 +298,7 @@ class _Renderer:
         elif name in _SIMPLE:
             self.wrap(_SIMPLE[name], element)
         elif name == "list":
-            ordered = (element.get("listType") or "").lower() == "ordered"
-            self.wrap("ol" if ordered else "ul", element)
+            self.render_list(element)
         elif name in ("th", "td"):
             attrs = ""
             for attr in ("colspan", "rowspan"):
@@ -333,6 +332,18 @@ class _Renderer:
         else:
             self.warn("Un élément non reconnu du document a été affiché comme du texte simple.")
             self.children(element)
+
+    def render_list(self, element: etree._Element) -> None:
+        # HTML lists hold only items: a list's caption goes before it, stray text is dropped
+        for caption in element.iterfind("h:caption", _NS):
+            self.wrap("p", caption, ' class="cda-caption"')
+        ordered = (element.get("listType") or "").lower() == "ordered"
+        tag = "ol" if ordered else "ul"
+        self.out.append(f"<{tag}>")
+        for child in element:
+            if _local(child) == "item":
+                self.node(child)
+        self.out.append(f"</{tag}>")
 
     def content(self, element: etree._Element) -> None:
         if (element.get("revised") or "").lower() == "delete":

@@ -23,6 +23,7 @@ __all__ = [
     "CLASS_CODES",
     "CLASS_CODE_SYSTEM",
     "Category",
+    "CodeTableError",
     "TypeCode",
     "all_type_codes",
     "category_by_key",
