@@ -28,11 +28,13 @@ import nh3
 from lxml import etree
 
 __all__ = [
+    "IMAGE_PLACEHOLDER",
     "MAX_CDA_BYTES",
     "MAX_DEPTH",
     "CdaRenderError",
     "RenderedCda",
     "looks_like_cda",
+    "parse_ts",
     "render_cda",
 ]
 

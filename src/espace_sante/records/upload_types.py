@@ -22,6 +22,7 @@ from typing import Final
 
 __all__ = [
     "ALLOWED_TYPES",
+    "MAX_FILENAME_CHARS",
     "MAX_UPLOAD_BYTES",
     "AllowedType",
     "Sniffed",
