@@ -44,7 +44,7 @@ from espace_sante.storage.runtime import Storage
 from fixtures.seed import CARDIO, DOCTOR, PHARMACY, Seeded
 
 try:
-    from espace_sante.webmail.auth import WebAccount  # the shell's, once merged
+    from espace_sante.web.auth import WebAccount  # the shell's, once merged
 except ImportError:  # pragma: no cover - until the webmail shell lands
 
     @dataclass(frozen=True)

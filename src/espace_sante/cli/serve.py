@@ -26,7 +26,7 @@ from espace_sante.mta.submission import SubmissionListener
 from espace_sante.mta.tls import mail_client_context
 from espace_sante.storage.migrate import check_schema
 from espace_sante.storage.runtime import Storage
-from espace_sante.webmail.serve import WebListener
+from espace_sante.web.serve import WebListener
 
 log = logging.getLogger("espace_sante.serve")
 

@@ -27,7 +27,7 @@ from espace_sante.storage.crypto import create_master_key
 from espace_sante.storage.engine import create_engine
 from espace_sante.storage.migrate import upgrade
 from espace_sante.storage.runtime import Storage
-from espace_sante.webmail.serve import WebListener
+from espace_sante.web.serve import WebListener
 from fixtures.seed import Seeded, seed_trust_space
 from web.conftest import Clock, web_settings_of
 

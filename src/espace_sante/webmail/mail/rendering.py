@@ -15,7 +15,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from espace_sante.webmail import templating
+from espace_sante.web import templating
 
 try:
     PARIS: Any = ZoneInfo("Europe/Paris")

@@ -19,9 +19,9 @@ from espace_sante.accounts.sms import SmsGateway, gateway_from_settings
 from espace_sante.accounts.tokens import TokenSigner
 from espace_sante.config import Settings
 from espace_sante.storage.runtime import Storage
-from espace_sante.webmail import login_pages
-from espace_sante.webmail.ratelimit import AttemptLimiter
-from espace_sante.webmail.security import WebSecurityMiddleware, error_response
+from espace_sante.web import login_pages
+from espace_sante.web.ratelimit import AttemptLimiter
+from espace_sante.web.security import WebSecurityMiddleware, error_response
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -20,7 +20,7 @@ from espace_sante.accounts.sms import SmsGateway
 from espace_sante.config import Settings
 from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
-from espace_sante.webmail.app import create_app, wall_clock
+from espace_sante.web.app import create_app, wall_clock
 
 log = logging.getLogger("espace_sante.web")
 

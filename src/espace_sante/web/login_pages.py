@@ -21,9 +21,9 @@ from espace_sante.config import Settings
 from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
 from espace_sante.storage.schema import Account, Patient, WebCredential
-from espace_sante.webmail import cookies
-from espace_sante.webmail.ratelimit import AttemptLimiter
-from espace_sante.webmail.templating import render
+from espace_sante.web import cookies
+from espace_sante.web.ratelimit import AttemptLimiter
+from espace_sante.web.templating import render
 
 #: Longest value accepted in each field (a longer one is refused as malformed, not cut).
 FIELD_LIMITS = {

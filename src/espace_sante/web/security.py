@@ -37,9 +37,9 @@ from espace_sante.config import Settings
 from espace_sante.storage.crypto import load_master_key
 from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
-from espace_sante.webmail import cookies
-from espace_sante.webmail.auth import WebAccount
-from espace_sante.webmail.templating import render
+from espace_sante.web import cookies
+from espace_sante.web.auth import WebAccount
+from espace_sante.web.templating import render
 
 log = logging.getLogger("espace_sante.web")
 
