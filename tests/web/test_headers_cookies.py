@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from espace_sante.web.app import create_app
+from espace_sante.cli.webapp import create_app
 from espace_sante.web.security import CONTENT_SECURITY_POLICY
 from web.conftest import Web, activate, make_client, web_settings_of
 

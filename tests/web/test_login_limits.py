@@ -7,8 +7,8 @@ import html
 from sqlalchemy import select
 
 from espace_sante.accounts.sms import read_sms_file
+from espace_sante.cli.webapp import create_app
 from espace_sante.storage.schema import AuditEntry
-from espace_sante.web.app import create_app
 from web.conftest import PASSWORD, Web, activate, issue_code, make_client, web_settings_of
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from espace_sante.accounts import passwords, webpasswords
 from espace_sante.accounts.sms import read_sms_file
+from espace_sante.cli.webapp import create_app
 from espace_sante.storage.schema import AuditEntry, OutboundMessage, WebCredential
-from espace_sante.web.app import create_app
 from web.conftest import EMAIL, PASSWORD, Web, activate, make_client
 
 NEW_PASSWORD = "Camomille-Tilleul-2027"

@@ -1,7 +1,7 @@
 """The login pages: password, one-time code, activation, logout, session-expired notice, account.
 
 Handlers gather and bound the form fields, call ``accounts.weblogin`` inside one write transaction
-and show the outcome; cookies are set here with the attributes of :mod:`webmail.cookies`.
+and show the outcome; cookies are set here with the attributes of :mod:`web.cookies`.
 """
 
 from __future__ import annotations
@@ -122,17 +122,22 @@ def _as_visitor(request: Request) -> None:
     request.state.account = None
 
 
+def _post_login_path(request: Request) -> str:
+    """Where a logged-in patient goes: ``app.state.post_login_path`` (set by ``create_app``)."""
+    return str(request.app.state.post_login_path)
+
+
 # -- pages --------------------------------------------------------------------------------------
 
 
 async def home(request: Request) -> Response:
-    target = "/mail/" if request.state.account is not None else "/connexion"
+    target = _post_login_path(request) if request.state.account is not None else "/connexion"
     return RedirectResponse(target, status_code=303)
 
 
 async def login_form(request: Request) -> Response:
     if request.state.account is not None:
-        return RedirectResponse("/mail/", status_code=303)
+        return RedirectResponse(_post_login_path(request), status_code=303)
     notice = NOTICES.get(request.query_params.get("etat", ""))
     return render(request, "connexion.html", notice=notice, identifier="")
 
@@ -255,7 +260,7 @@ async def code_submit(request: Request) -> Response:
         else:
             token = await websessions.promote(db, live.id, "authenticated", now=now)
     if refusal is None:
-        response = RedirectResponse("/mail/", status_code=303)
+        response = RedirectResponse(_post_login_path(request), status_code=303)
         return _with_session_cookie(response, settings, token)
     if refusal.reason == "bad_code":
         return render(request, "code.html", status_code=400, errors={"code": refusal.message})
