@@ -60,6 +60,7 @@ test: install-test system-deps
 lint: install-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	PYTHONPATH=src $(BIN)/lint-imports
 
 bench: install-test system-deps
 	$(BIN)/python bench/smtp_inbound.py $(BENCH_ARGS)

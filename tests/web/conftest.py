@@ -13,10 +13,10 @@ import pytest
 
 from espace_sante.accounts import weblogin
 from espace_sante.accounts.sms import read_sms_file
+from espace_sante.cli.webapp import create_app
 from espace_sante.config import Settings
 from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
-from espace_sante.webmail.app import create_app
 from fixtures.seed import Seeded, seed_trust_space
 
 PASSWORD = "Tisane-Verveine-2026"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from espace_sante.webmail.app import create_app
-from espace_sante.webmail.security import CONTENT_SECURITY_POLICY
+from espace_sante.cli.webapp import create_app
+from espace_sante.web.security import CONTENT_SECURITY_POLICY
 from web.conftest import Web, activate, make_client, web_settings_of
 
 EXPECTED_CSP = (

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 from starlette.routing import Route
 
+from espace_sante.cli.webapp import create_app
 from espace_sante.storage.schema import Account, OutboundMessage, WebCredential
-from espace_sante.webmail.app import create_app
 from web.conftest import EMAIL, PASSWORD, Web, activate, issue_code, make_client, web_settings_of
 
 FORMS = {

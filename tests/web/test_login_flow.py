@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from espace_sante.accounts.sms import SmsError
+from espace_sante.cli.webapp import create_app
 from espace_sante.storage.schema import Account, AuditEntry, OutboundMessage, WebSession
-from espace_sante.webmail.app import create_app
 from web.conftest import (
     EMAIL,
     PASSWORD,

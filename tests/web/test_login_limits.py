@@ -7,8 +7,8 @@ import html
 from sqlalchemy import select
 
 from espace_sante.accounts.sms import read_sms_file
+from espace_sante.cli.webapp import create_app
 from espace_sante.storage.schema import AuditEntry
-from espace_sante.webmail.app import create_app
 from web.conftest import PASSWORD, Web, activate, issue_code, make_client, web_settings_of
 
 
@@ -225,7 +225,7 @@ async def test_resend_needs_a_pending_session(web: Web) -> None:
 
 
 async def test_sweep_ends_and_audits_sessions_nobody_came_back_to(web: Web) -> None:
-    from espace_sante.webmail.serve import sweep_expired_sessions
+    from espace_sante.web.serve import sweep_expired_sessions
 
     patient = web.seeded.active
     await activate(web.storage, patient.account_id, web.clock())

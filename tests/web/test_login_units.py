@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from espace_sante.accounts import passwords, weblogin
 from espace_sante.config import ConfigError, load_settings
-from espace_sante.webmail.ratelimit import AttemptLimiter
+from espace_sante.web.ratelimit import AttemptLimiter
 
 
 @pytest.mark.parametrize(

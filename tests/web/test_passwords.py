@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from espace_sante.accounts import passwords, webpasswords
 from espace_sante.accounts.sms import read_sms_file
+from espace_sante.cli.webapp import create_app
 from espace_sante.storage.schema import AuditEntry, OutboundMessage, WebCredential
-from espace_sante.webmail.app import create_app
 from web.conftest import EMAIL, PASSWORD, Web, activate, make_client
 
 NEW_PASSWORD = "Camomille-Tilleul-2027"
@@ -233,7 +233,7 @@ async def test_reset_codes_are_limited_and_wrong_codes_count(web: Web) -> None:
 
 async def test_the_sweep_ends_reset_anchors_without_a_logout_entry(web: Web) -> None:
     from espace_sante.storage.schema import WebSession
-    from espace_sante.webmail.serve import sweep_expired_sessions
+    from espace_sante.web.serve import sweep_expired_sessions
 
     patient = web.seeded.active
     await activate(web.storage, patient.account_id, web.clock())

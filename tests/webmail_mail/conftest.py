@@ -44,8 +44,8 @@ from espace_sante.storage.runtime import Storage
 from fixtures.seed import CARDIO, DOCTOR, PHARMACY, Seeded
 
 try:
-    from espace_sante.webmail.auth import WebAccount  # the shell's, once merged
-except ImportError:  # pragma: no cover - until the webmail shell lands
+    from espace_sante.web.auth import WebAccount  # the shell's, once merged
+except ImportError:  # pragma: no cover - until the web shell lands
 
     @dataclass(frozen=True)
     class WebAccount:  # type: ignore[no-redef]
@@ -258,7 +258,7 @@ def submission(settings: Settings, pki: DevPki) -> Iterator[tuple[Recorder, int]
 
 
 class FakeShell:
-    """What the webmail shell does before our routes: the account and the CSRF token."""
+    """What the web shell does before our routes: the account and the CSRF token."""
 
     def __init__(self, app: ASGIApp, account: WebAccount) -> None:
         self.app = app

@@ -17,6 +17,7 @@ import signal
 import socket
 from typing import Any
 
+from espace_sante.cli.webapp import create_app
 from espace_sante.config import Settings
 from espace_sante.mailbox.imap.server import ImapListener
 from espace_sante.mta.background import PeriodicWork
@@ -26,7 +27,7 @@ from espace_sante.mta.submission import SubmissionListener
 from espace_sante.mta.tls import mail_client_context
 from espace_sante.storage.migrate import check_schema
 from espace_sante.storage.runtime import Storage
-from espace_sante.webmail.serve import WebListener
+from espace_sante.web.serve import WebListener
 
 log = logging.getLogger("espace_sante.serve")
 
@@ -96,7 +97,7 @@ async def serve_forever(settings: Settings, reuse_port: bool = False) -> None:
         log.info("outbound delivery worker started (pid %d)", os.getpid())
     periodic = PeriodicWork(storage)
     periodic.start()
-    web = WebListener(settings, storage)
+    web = WebListener(settings, storage, create_app(settings, storage))
     await web.start(reuse_port=reuse_port)
     log.info("web listening on http://%s:%d", settings.web.listen_host, web.port)
     stop = asyncio.Event()

@@ -1,7 +1,30 @@
-"""The ASGI web front: login pages, web sessions and the page shell of the patient webmail.
+"""The patient's mail pages (``webmail.mail``): a section of the web shell (``web``).
 
-In charge of: HTTP (Starlette), the French pages (Jinja2, autoescaped), cookies, CSRF, the security
-headers and error pages, and wiring the mail pages (``webmail.mail``) behind the login.
-Not in charge of: the login rules and stores (``accounts``), the mail itself (read through our IMAP
-server and sent through our submission server, never from the store directly).
+In charge of: the conversations, folders, message lists, message view and reply pages, their
+templates (``templates/mail/``) and ``static/mail.css``, reading mail through our own IMAP server
+and sending through our own submission server like any mail client. :data:`SECTION` is what the
+site's composition (``cli.webapp``) hands to :func:`web.app.create_app`.
+Not in charge of: the app, login, sessions, CSRF or the base layout (``web``), nor of the mail store
+or the MSSanté rules (``mailbox``, ``mta``, ``policy``), which it never imports.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from espace_sante.web.app import Section
+from espace_sante.webmail.mail.routes import routes
+
+PACKAGE_DIR = Path(__file__).parent
+
+#: The mail pages under ``/mail``, reserved to a logged-in patient.
+SECTION = Section(
+    mount="/mail",
+    routes=routes,
+    template_dir=PACKAGE_DIR / "templates",
+    protected_prefixes=("/mail",),
+    static_dir=PACKAGE_DIR / "static",
+    stylesheets=("/static/mail.css",),
+)
+
+__all__ = ["SECTION"]

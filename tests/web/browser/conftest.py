@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from espace_sante.cli.webapp import create_app
 from espace_sante.config import Settings, load_settings
 from espace_sante.mailbox.imap.server import ImapListener
 from espace_sante.mta.submission import SubmissionListener
@@ -27,7 +28,7 @@ from espace_sante.storage.crypto import create_master_key
 from espace_sante.storage.engine import create_engine
 from espace_sante.storage.migrate import upgrade
 from espace_sante.storage.runtime import Storage
-from espace_sante.webmail.serve import WebListener
+from espace_sante.web.serve import WebListener
 from fixtures.seed import Seeded, seed_trust_space
 from web.conftest import Clock, web_settings_of
 
@@ -95,7 +96,8 @@ class LiveServer:
                 )
                 self.settings = replace(self.settings, imap=imap, submission=submission)
                 self.storage.settings = self.settings
-            self.listener = WebListener(self.settings, self.storage, clock=self.clock)
+            app = create_app(self.settings, self.storage, clock=self.clock)
+            self.listener = WebListener(self.settings, self.storage, app, clock=self.clock)
             await self.listener.start()
 
         self.call(start())

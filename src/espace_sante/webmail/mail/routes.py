@@ -1,4 +1,4 @@
-"""The mail pages, mounted by the webmail shell at ``/mail``.
+"""The mail pages, mounted by the web shell at ``/mail`` (``webmail.SECTION``).
 
 Every request arrives authenticated: ``request.state.account`` (account_id, address,
 display_name) and ``request.state.csrf_token`` are set by the shell, which also checks the CSRF

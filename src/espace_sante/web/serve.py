@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from espace_sante.accounts import weblogin, websessions
-from espace_sante.accounts.sms import SmsGateway
 from espace_sante.config import Settings
 from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
-from espace_sante.webmail.app import create_app, wall_clock
+from espace_sante.web.app import wall_clock
 
 log = logging.getLogger("espace_sante.web")
 
@@ -48,20 +48,22 @@ class _Server(uvicorn.Server):
 
 
 class WebListener:
-    """The HTTP listener of one process."""
+    """The HTTP listener of one process, serving ``app`` (built by the caller, e.g. with
+    ``cli.webapp.create_app``) and sweeping the expired sessions of ``storage`` by ``clock``
+    (the app's clock)."""
 
     def __init__(
         self,
         settings: Settings,
         storage: Storage,
+        app: ASGIApp,
         *,
         clock: Callable[[], datetime] = wall_clock,
-        sms: SmsGateway | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
         self.clock = clock
-        self.app = create_app(settings, storage, clock=clock, sms=sms)
+        self.app = app
         self._server: _Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None

@@ -1,7 +1,7 @@
 """The login pages: password, one-time code, activation, logout, session-expired notice, account.
 
 Handlers gather and bound the form fields, call ``accounts.weblogin`` inside one write transaction
-and show the outcome; cookies are set here with the attributes of :mod:`webmail.cookies`.
+and show the outcome; cookies are set here with the attributes of :mod:`web.cookies`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from espace_sante.config import Settings
 from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
 from espace_sante.storage.schema import Account, Patient, WebCredential
-from espace_sante.webmail import cookies
-from espace_sante.webmail.ratelimit import AttemptLimiter
-from espace_sante.webmail.templating import render
+from espace_sante.web import cookies
+from espace_sante.web.ratelimit import AttemptLimiter
+from espace_sante.web.templating import render
 
 #: Longest value accepted in each field (a longer one is refused as malformed, not cut).
 FIELD_LIMITS = {
@@ -122,17 +122,22 @@ def _as_visitor(request: Request) -> None:
     request.state.account = None
 
 
+def _post_login_path(request: Request) -> str:
+    """Where a logged-in patient goes: ``app.state.post_login_path`` (set by ``create_app``)."""
+    return str(request.app.state.post_login_path)
+
+
 # -- pages --------------------------------------------------------------------------------------
 
 
 async def home(request: Request) -> Response:
-    target = "/mail/" if request.state.account is not None else "/connexion"
+    target = _post_login_path(request) if request.state.account is not None else "/connexion"
     return RedirectResponse(target, status_code=303)
 
 
 async def login_form(request: Request) -> Response:
     if request.state.account is not None:
-        return RedirectResponse("/mail/", status_code=303)
+        return RedirectResponse(_post_login_path(request), status_code=303)
     notice = NOTICES.get(request.query_params.get("etat", ""))
     return render(request, "connexion.html", notice=notice, identifier="")
 
@@ -255,7 +260,7 @@ async def code_submit(request: Request) -> Response:
         else:
             token = await websessions.promote(db, live.id, "authenticated", now=now)
     if refusal is None:
-        response = RedirectResponse("/mail/", status_code=303)
+        response = RedirectResponse(_post_login_path(request), status_code=303)
         return _with_session_cookie(response, settings, token)
     if refusal.reason == "bad_code":
         return render(request, "code.html", status_code=400, errors={"code": refusal.message})

@@ -8,8 +8,9 @@ For each HTTP request it
 - gives a visitor without a session a random pre-session cookie, so that the login forms carry a
   CSRF token too (the token is an HMAC of the cookie under a key derived from the master key);
 - refuses a POST whose ``csrf_token`` field is not the token of its cookie (403);
-- sends an unauthenticated request for ``/mail/…`` or ``/compte`` to the login page (or to the
-  "session expired" notice when its session just ran out);
+- sends an unauthenticated request for a protected path (the shell's ``/compte``, and the
+  prefixes the sections reserve, e.g. ``/mail``) to the login page (or to the "session expired"
+  notice when its session just ran out);
 - adds the Content-Security-Policy and the other security headers to every response, forbids
   caching of every page, and answers a French 500 page (no stack trace) on an unexpected error.
 """
@@ -37,9 +38,9 @@ from espace_sante.config import Settings
 from espace_sante.storage.crypto import load_master_key
 from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
-from espace_sante.webmail import cookies
-from espace_sante.webmail.auth import WebAccount
-from espace_sante.webmail.templating import render
+from espace_sante.web import cookies
+from espace_sante.web.auth import WebAccount
+from espace_sante.web.templating import render
 
 log = logging.getLogger("espace_sante.web")
 
@@ -57,8 +58,8 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
 ]
 NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
-#: Paths reserved to a fully logged-in patient.
-PROTECTED_PREFIXES = ("/mail", "/compte")
+#: The shell's own paths reserved to a fully logged-in patient (``create_app`` adds the sections').
+SHELL_PROTECTED_PREFIXES = ("/compte",)
 #: Most form fields and files accepted in one POST (the byte limit is ``max_body_bytes``).
 MAX_FORM_FIELDS = 50
 MAX_FORM_FILES = 20
@@ -72,8 +73,10 @@ class WebSecurityMiddleware:
         settings: Settings,
         storage: Storage,
         clock: Callable[[], datetime],
+        protected_prefixes: tuple[str, ...] = SHELL_PROTECTED_PREFIXES,
     ) -> None:
         self.app = app
+        self.protected_prefixes = protected_prefixes
         self.settings = settings
         self.storage = storage
         self.clock = clock
@@ -188,7 +191,7 @@ class WebSecurityMiddleware:
         state["csrf_token"] = self.csrf_for(live.token) if live else state["pre_csrf_token"]
 
         path = scope["path"]
-        if state["account"] is None and path.startswith(PROTECTED_PREFIXES):
+        if state["account"] is None and path.startswith(self.protected_prefixes):
             target = "/session-expiree" if found.expired else "/connexion"
             await RedirectResponse(target, status_code=303)(scope, _replay(b""), send)
             return
