@@ -372,11 +372,3 @@ async def find_professional(session: AsyncSession, address: str) -> Professional
         select(Professional).where(Professional.address == address.strip().lower())
     )
     return found.scalar_one_or_none()
-
-
-def national_id_sync(session: Session, address: str) -> str | None:
-    """The national id (RPPS/ADELI) of the directory entry of ``address``, if it has one."""
-    found = session.execute(
-        select(Professional.national_id).where(Professional.address == address.strip().lower())
-    ).scalar_one_or_none()
-    return found or None

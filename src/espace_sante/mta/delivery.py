@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session
 from espace_sante import audit
 from espace_sante.accounts.allowlist import is_domain_allowed
 from espace_sante.accounts.conversations import record_professional_message_sync
-from espace_sante.accounts.directory import national_id_sync
 from espace_sante.accounts.patients import PatientRecord
+from espace_sante.accounts.professionals import national_id_sync
 from espace_sante.mailbox import imapmeta
 from espace_sante.mailbox.read_receipts import request_receipt
 from espace_sante.mailbox.store import append_message_sync
