@@ -3,6 +3,8 @@ first access flagged once, refused attempts audited."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from espace_sante import audit
@@ -134,3 +136,20 @@ async def test_another_patients_document_is_not_yours(world: World) -> None:
     async with transaction(st.sessions) as s:
         missing = await get_document(s, world.me, world.patient.account_id, 999_999)
     assert missing.decision.reason == "not_found"
+
+
+async def test_first_access_once_when_two_reads_race(world: World) -> None:
+    st, acc = world.storage, world.patient.account_id
+    doc = await deposit(st, acc)
+    await _authorise(world, DOCTOR_ID)
+
+    async def read() -> bool:
+        async with transaction(st.sessions) as s:
+            out = await get_document(
+                s, world.pro(DOCTOR_ID), acc, doc, profession_may_read=doctors_only_typed
+            )
+            await asyncio.sleep(0.05)  # hold the transaction open while the other one runs
+        return out.first_access
+
+    flags = await asyncio.gather(*(read() for _ in range(4)))
+    assert sorted(flags) == [False, False, False, True]
