@@ -57,8 +57,7 @@ async def test_the_body_of_a_forwarded_single_part_message_is_part_2_1(
     import imaplib
 
     inner = (
-        b"From: a@b.fr\r\nSubject: original\r\nContent-Type: text/plain\r\n\r\n"
-        b"Texte d'origine\r\n"
+        b"From: a@b.fr\r\nSubject: original\r\nContent-Type: text/plain\r\n\r\nTexte d'origine\r\n"
     )
     outer = (
         b"From: c@d.fr\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\n"

@@ -119,3 +119,25 @@ async def find_patient_by_ins(session: AsyncSession, matricule: str) -> PatientR
         )
     ).first()
     return PatientRecord(*row) if row else None
+
+
+@dataclass(frozen=True)
+class HolderFacts:
+    """What the record needs to know of the account that holds it."""
+
+    account_id: int
+    address: str
+    display_name: str
+    status: str  # created | active | opposed | closed
+
+
+async def holder_facts(session: AsyncSession, account_id: int) -> HolderFacts | None:
+    """The record holder's address, name and status (None: no such account)."""
+    row = (
+        await session.execute(
+            select(Account.id, Account.address, Account.display_name, Account.status).where(
+                Account.id == account_id
+            )
+        )
+    ).first()
+    return HolderFacts(*row) if row else None

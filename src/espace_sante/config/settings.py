@@ -169,6 +169,16 @@ class OutboundSettings:
 
 
 @dataclass(frozen=True)
+class RecordsSettings:
+    """The record (DMP): emergency access and patient uploads."""
+
+    #: Minutes a break-glass or SAMU emergency access lasts once opened.
+    break_glass_minutes: int = 60
+    #: Largest document a patient may upload, in bytes (Mon espace santé: 5 MB).
+    upload_max_bytes: int = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration."""
 
@@ -182,6 +192,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     submission: SubmissionSettings = field(default_factory=SubmissionSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    records: RecordsSettings = field(default_factory=RecordsSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -348,6 +359,14 @@ def _validate(s: Settings) -> None:
     if s.notify.sender.count("@") != 1 or any(c in s.notify.sender for c in " <>\r\n"):
         raise ConfigError(f"notify.sender: not an e-mail address: {s.notify.sender!r}")
     _validate_web(s.web)
+    if not 1 <= s.records.break_glass_minutes <= 24 * 60:
+        raise ConfigError(
+            f"records.break_glass_minutes: expected 1..1440, got {s.records.break_glass_minutes}"
+        )
+    if not 1024 <= s.records.upload_max_bytes <= 1024 * 1024 * 1024:
+        raise ConfigError(
+            f"records.upload_max_bytes: expected 1 KiB..1 GiB, got {s.records.upload_max_bytes}"
+        )
     _validate_submission_and_outbound(s)
     domain = s.mssante.patient_domain
     if not domain or "@" in domain or " " in domain or "." not in domain:

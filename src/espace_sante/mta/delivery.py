@@ -17,6 +17,7 @@ cannot be stored never makes the others fail.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -34,6 +35,7 @@ from espace_sante import audit
 from espace_sante.accounts.allowlist import is_domain_allowed
 from espace_sante.accounts.conversations import record_professional_message_sync
 from espace_sante.accounts.patients import PatientRecord
+from espace_sante.accounts.professionals import national_id_sync
 from espace_sante.mailbox import imapmeta
 from espace_sante.mailbox.read_receipts import request_receipt
 from espace_sante.mailbox.store import append_message_sync
@@ -42,6 +44,7 @@ from espace_sante.mta.attachments import Attachment, find_attachments
 from espace_sante.notify import record_arrival_sync
 from espace_sante.policy import conversation as conv_rules
 from espace_sante.policy import headers as mss_headers
+from espace_sante.policy.record_access import normalise_visibility
 from espace_sante.records import xdm
 from espace_sante.records.deposit import NewDocument, deposit_documents_sync
 from espace_sante.storage.blobs import StoredBlob
@@ -266,9 +269,10 @@ class Delivering:
                             author_person=entry.author_person,
                             author_institution=entry.author_institution,
                             creation_time=entry.creation_time,
-                            hidden_from_patient=entry.hidden_from_patient,
-                            hidden_from_legal_representatives=entry.hidden_from_legal_representatives,
-                            masked_from_professionals=entry.masked_from_professionals,
+                            visibility=normalise_visibility(
+                                [c.code for c in entry.confidentiality_codes]
+                            ),
+                            author_professional_id=entry.author_person_id,
                             metadata=_entry_metadata(entry, doc),
                         ),
                         blob,
@@ -367,6 +371,11 @@ class Delivering:
     ) -> DeliveryOutcome:
         """The rows of one delivery, in the caller's transaction (run in the writer's thread)."""
         outcome = DeliveryOutcome()
+        sender_id: str | None = None
+        if any(
+            d.document.author_professional_id is None for r in p.recipients for d in r.documents
+        ):
+            sender_id = national_id_sync(session, p.sender)
         for rec in p.recipients:
             account_id = rec.patient.account_id
             if p.message_id:
@@ -436,7 +445,7 @@ class Delivering:
             deposit_documents_sync(
                 session,
                 account_id=account_id,
-                documents=[doc.document for doc in rec.documents],
+                documents=[_authored(doc.document, sender_id) for doc in rec.documents],
                 deposited_by=p.sender,
                 message_row_id=stored.row_id,
                 at=received_at,
@@ -540,6 +549,13 @@ def _header_text(msg: EmailMessage, name: str) -> str:
     except Exception:
         return ""
     return " ".join(str(value).split()) if value is not None else ""
+
+
+def _authored(document: NewDocument, sender_id: str | None) -> NewDocument:
+    """The document with the sending professional as its author when it names none."""
+    if document.author_professional_id is not None or sender_id is None:
+        return document
+    return dataclasses.replace(document, author_professional_id=sender_id)
 
 
 def _coded(value: xdm.CodedValue | None) -> str | None:

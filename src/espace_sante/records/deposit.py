@@ -1,4 +1,9 @@
-"""Depositing documents into a patient's record (the DMP-style document store)."""
+"""Depositing documents into a patient's record (the DMP-style document store).
+
+A deposit records the document's metadata, its visibility codes (TRE_A07), its patient-facing
+category (``records.codes.category_of``, unless given) and who authored it; deciding whether the
+depositor may deposit is the caller's (``policy.record_access.may_deposit``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from espace_sante import audit
+from espace_sante.policy.record_access import INVISIBLE_PATIENT
+from espace_sante.records.codes import category_of
 from espace_sante.storage.schema import Document
+
+
+def visibility_text(codes: frozenset[str]) -> str:
+    """The ``documents.visibility`` column's form of a set of TRE_A07 codes."""
+    return " ".join(sorted(codes))
 
 
 @dataclass(frozen=True)
@@ -32,10 +44,21 @@ class NewDocument:
     author_person: str | None = None
     author_institution: str | None = None
     creation_time: datetime | None = None
-    hidden_from_patient: bool = False
-    hidden_from_legal_representatives: bool = False
-    masked_from_professionals: bool = False
+    #: TRE_A07 codes (``policy.record_access.normalise_visibility`` of what the sender said).
+    visibility: frozenset[str] = frozenset()
+    #: The patient-facing category key; None: ``records.codes.category_of`` of the codes.
+    category: str | None = None
+    #: National id (RPPS/ADELI) of the authoring professional, when known.
+    author_professional_id: str | None = None
+    #: The patient's or guardian's account, for a patient upload.
+    uploaded_by_account_id: int | None = None
+    #: The older version this document replaces (set by ``records.changes.replace_document``).
+    replaces_id: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def hidden_from_patient(self) -> bool:
+        return INVISIBLE_PATIENT in self.visibility
 
 
 async def deposit_document(
@@ -115,7 +138,8 @@ def deposit_documents_sync(
                     "source": document.source,
                     "class_code": document.class_code,
                     "type_code": document.type_code,
-                    "hidden_from_patient": document.hidden_from_patient,
+                    "visibility": sorted(document.visibility),
+                    "category": row.category,
                 },
                 at=at,
             )
@@ -149,9 +173,15 @@ def _document_row(
         author_person=document.author_person,
         author_institution=document.author_institution,
         creation_time=document.creation_time,
-        hidden_from_patient=document.hidden_from_patient,
-        hidden_from_legal_representatives=document.hidden_from_legal_representatives,
-        masked_from_professionals=document.masked_from_professionals,
         deposited_by=deposited_by,
         deposited_at=at,
+        status="approved",
+        replaces_id=document.replaces_id,
+        visibility=visibility_text(document.visibility),
+        category=document.category
+        or category_of(document.class_code, document.type_code, document.mime_type).key,
+        author_professional_id=document.author_professional_id,
+        uploaded_by_account_id=document.uploaded_by_account_id,
+        archived=False,
+        updated_at=at,
     )

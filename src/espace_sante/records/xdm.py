@@ -82,6 +82,9 @@ class DocumentEntry:
     practice_setting_code: CodedValue | None = None
     event_codes: tuple[CodedValue, ...] = ()
     author_person: str | None = None
+    #: The author's identifier (XCN.1: for a French professional, the national id as the
+    #: directory keeps it, e.g. ``8`` + RPPS).
+    author_person_id: str | None = None
     author_institution: str | None = None
     author_role: str | None = None
     author_specialty: str | None = None
@@ -381,6 +384,7 @@ def _document_entry(obj: Any) -> DocumentEntry:
         practice_setting_code=one(PRACTICE_SETTING_CODE),
         event_codes=tuple(_coded(c) for c in classifications.get(EVENT_CODE, [])),
         author_person=_readable_xcn(_first(author_slots, "authorPerson")),
+        author_person_id=_xcn_id(_first(author_slots, "authorPerson")),
         author_institution=_readable_xon(_first(author_slots, "authorInstitution")),
         author_role=_first(author_slots, "authorRole"),
         author_specialty=_first(author_slots, "authorSpecialty"),
@@ -432,6 +436,23 @@ def _readable_xcn(value: str | None) -> str | None:
     if name and ident:
         return f"{name} ({ident})"
     return name or ident or value
+
+
+#: The assigning authority of national professional ids (RPPS/ADELI, "IDNPS").
+NATIONAL_PS_ID_OID = "1.2.250.1.71.4.2.1"
+
+
+def _xcn_id(value: str | None) -> str | None:
+    """``id^FAMILY^Given^…^&OID&ISO`` → ``id`` when it is a national professional id (its
+    assigning authority, XCN.9, is the national one or not given), else None."""
+    if not value:
+        return None
+    parts = value.split("^")
+    ident = parts[0].strip()
+    authority = parts[8].split("&") if len(parts) > 8 else []
+    if len(authority) > 1 and authority[1] and authority[1] != NATIONAL_PS_ID_OID:
+        return None
+    return ident[:32] or None
 
 
 def _readable_xon(value: str | None) -> str | None:

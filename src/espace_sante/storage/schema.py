@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -275,11 +276,12 @@ class Delivery(Base):
 
 
 class Document(Base):
-    """A document of the patient's record (DMP), with its XDS-style metadata."""
+    """A document of the patient's record (DMP), with its XDS-style metadata (migration 0006:
+    status, version chain, visibility codes, category, author, archive flag)."""
 
     __tablename__ = "documents"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     blob_id: Mapped[str] = mapped_column(ForeignKey("blobs.id"))
     source: Mapped[str] = mapped_column(String(16))  # xdm | attachment | upload
     message_row_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -297,11 +299,76 @@ class Document(Base):
     author_person: Mapped[str | None] = mapped_column(String(300), nullable=True)
     author_institution: Mapped[str | None] = mapped_column(String(300), nullable=True)
     creation_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    hidden_from_patient: Mapped[bool] = mapped_column(Boolean, default=False)
-    hidden_from_legal_representatives: Mapped[bool] = mapped_column(Boolean, default=False)
-    masked_from_professionals: Mapped[bool] = mapped_column(Boolean, default=False)
     deposited_by: Mapped[str] = mapped_column(String(254), default="")
     deposited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # -- the record's own state (migration 0006) ------------------------------------------------
+    #: approved | deprecated | superseded (JDV_J52; superseded when a newer version replaces it).
+    status: Mapped[str] = mapped_column(String(16), default="approved", server_default="approved")
+    #: The older version this document replaces (the version chain; XDS RPLC).
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
+    #: TRE_A07 visibility codes, sorted and space-separated ("" when none).
+    visibility: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    #: The patient-facing category key (``records.codes.category_of``).
+    category: Mapped[str] = mapped_column(String(32), default="autres", server_default="autres")
+    #: National id (RPPS/ADELI, as the directory keeps it) of the authoring professional, if known.
+    author_professional_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: The patient's or guardian's account that uploaded it (patient uploads only).
+    uploaded_by_account_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        Index("ix_documents_account_deposited_at", "account_id", "deposited_at"),
+        Index("ix_documents_account_category", "account_id", "category"),
+        Index("ix_documents_replaces_id", "replaces_id"),
+    )
+
+
+class RecordProfessional(Base):
+    """One professional's standing with one record: authorised, blocked or neither, and when
+    they last looked."""
+
+    __tablename__ = "record_professionals"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    professional_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="none")  # authorised | blocked | none
+    authorised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: patient | consultation (declared by the professional at a consultation).
+    authorised_via: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    blocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    changed_by: Mapped[str] = mapped_column(String(254), default="")
+    first_access_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_access_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RecordSettings(Base):
+    """A record's attending physician and emergency consents (each allowed unless refused)."""
+
+    __tablename__ = "record_settings"
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id"), primary_key=True, autoincrement=False
+    )
+    attending_physician_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    attending_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    consent_samu: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    consent_break_glass: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    consent_masked_in_emergency: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EmergencyGrant(Base):
+    """An emergency access to a record (break-glass or SAMU), limited in time."""
+
+    __tablename__ = "emergency_grants"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    professional_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # break_glass | samu
+    reason: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class OutboundMessage(Base):
