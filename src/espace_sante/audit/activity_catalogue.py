@@ -219,14 +219,23 @@ def _folder(verb: str) -> Callable[[Context], str]:
     return text
 
 
+_OUTBOUND_WHAT = {
+    "reply": "d'un message",
+    "notification": "d'un avis",
+    "login_code": "d'un code de connexion",
+    "mdn": "d'un accusé de lecture",
+    "dsn": "d'un avis de non-remise",
+}
+
+
+def _delivered(c: Context) -> str:
+    what = _OUTBOUND_WHAT.get(c.text("kind", 32), "d'un message")
+    to = c.text("recipient", 254)
+    return f"Remise {what}" + (f" à {to}" if to else "")
+
+
 def _outbound(c: Context) -> str:
-    what = {
-        "reply": "d'un message",
-        "notification": "d'un avis",
-        "login_code": "d'un code de connexion",
-        "mdn": "d'un accusé de lecture",
-        "dsn": "d'un avis de non-remise",
-    }.get(c.text("kind", 32), "d'un message")
+    what = _OUTBOUND_WHAT.get(c.text("kind", 32), "d'un message")
     to = c.text("recipient", 254)
     return f"Échec définitif de l'envoi {what}" + (f" à {to}" if to else "")
 
@@ -411,6 +420,7 @@ CATALOGUE: dict[str, Spec] = {
     "folder.deleted": _s("messages", "Suppression d'un dossier", _folder("Suppression")),
     "receipt.mdn_queued": _s("messages", "Envoi d'un accusé de lecture à l'expéditeur"),
     "dsn.received": _s("messages", "Réception d'un avis de non-remise d'un message envoyé"),
+    "outbound.delivered": _s("messages", "Remise d'un message au destinataire", _delivered),
     "outbound.failed": _s("messages", "Échec définitif d'un envoi", _outbound),
     "outbound.expired": _s("messages", "Échec définitif d'un envoi", _outbound),
     # -- documents -----------------------------------------------------------------------------
