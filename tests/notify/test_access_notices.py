@@ -171,7 +171,7 @@ async def test_no_address_or_a_closed_space_gets_nothing(storage: Storage, seede
 
 
 async def test_emergency_sms_goes_out_once_without_health_data(
-    storage: Storage, seeded: Seeded, tmp_path: object
+    storage: Storage, seeded: Seeded
 ) -> None:
     account = seeded.active.account_id
     await set_phone(storage, account, MOBILE)  # no e-mail address: the SMS alone
@@ -209,3 +209,17 @@ async def test_a_refusing_gateway_is_retried_then_given_up(
     assert Down.calls == notify.access.SMS_ATTEMPTS
     (row,) = await queued_sms(storage)
     assert row.sent_at is None and row.attempts == notify.access.SMS_ATTEMPTS
+
+
+async def test_the_periodic_work_sends_queued_sms(storage: Storage, seeded: Seeded) -> None:
+    from espace_sante.mta.background import PeriodicWork
+
+    account = seeded.active.account_id
+    await set_phone(storage, account, MOBILE)
+    await _save(storage, account, NotificationSettings(channel_sms=True))
+    await _queue(storage, account, "emergency")
+    path = storage.settings.data_dir / "sms-periodic.log"
+    await PeriodicWork(storage, sms=FileSmsGateway(path)).run_once()
+    assert [m["to"] for m in read_sms_file(path)] == [MOBILE]
+    (row,) = await queued_sms(storage)
+    assert row.sent_at is not None
