@@ -121,8 +121,8 @@ def _plural(n: int | None, one: str, many: str) -> str:
 
 _SERVICES = {
     "web": "site web",
-    "imap": "messagerie (IMAP)",
-    "submission": "messagerie (envoi)",
+    "imap": "messagerie IMAP",
+    "submission": "envoi de messages SMTP",
     "web-activation": "activation",
     "web-code": "code de connexion",
     "web-password": "site web",
@@ -255,7 +255,7 @@ def _doc(template: str) -> Callable[[Context], str]:
 
 def _replaced(c: Context) -> str:
     new = c.num("new_document")
-    by_new = f" par le document n° {new}" if new is not None else ""
+    by_new = f" (nouvelle version : document n° {new})" if new is not None else ""
     return f"Remplacement {c.doc()}{by_new}{c.by()}"
 
 
@@ -410,7 +410,7 @@ CATALOGUE: dict[str, Spec] = {
     "mailbox.guardian_login": _s(
         "connexions",
         "Connexion d'un représentant légal à la messagerie",
-        lambda c: f"Connexion d'un représentant légal à la messagerie{_service(c)}",
+        lambda c: f"Connexion d'un représentant légal à votre messagerie{_service(c)}",
     ),
     # -- messages ------------------------------------------------------------------------------
     "message.received": _s("messages", "Réception d'un message", _received),
@@ -450,7 +450,7 @@ CATALOGUE: dict[str, Spec] = {
     "document.deleted": _s("documents", "Suppression d'un document", _doc("Suppression {doc}")),
     "document.replaced": _s("documents", "Remplacement d'un document", _replaced),
     "document.deprecated": _s(
-        "documents", "Document marqué comme obsolète", _doc("Document marqué obsolète : {doc}")
+        "documents", "Document marqué comme obsolète", _doc("Marquage {doc} comme obsolète")
     ),
     "document.archived": _s("documents", "Archivage d'un document", _archived),
     "document.access_refused": _s("documents", "Accès refusé à un document", _refused_doc),
