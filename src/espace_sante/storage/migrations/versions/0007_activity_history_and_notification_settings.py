@@ -9,8 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-# MERGE: must become "0006" once the record store's migration 0006 is merged.
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
