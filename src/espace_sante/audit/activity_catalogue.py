@@ -511,6 +511,33 @@ CATALOGUE: dict[str, Spec] = {
     "guardianship.revoked": _s(
         "parametres", "Fin d'une représentation légale", _guardianship("terminée")
     ),
+    "web.space_opened": _s(
+        "connexions", "Ouverture de l'espace santé d'un proche par son représentant légal"
+    ),
+    "web.space_left": _s("connexions", "Retour du représentant légal à son propre espace"),
+    "attending_physician.cleared": _s(
+        "acces_professionnels", "Fin de la déclaration du médecin traitant"
+    ),
+    "authorisation.block_refused": _s(
+        "acces_professionnels", "Blocage refusé : le médecin traitant ne peut pas être bloqué"
+    ),
+    "authorisation.revoked": _s(
+        "acces_professionnels",
+        "Retrait de l'autorisation d'accès d'un professionnel",
+        _pro("Retrait de l'autorisation d'accès de {pro} à votre dossier"),
+    ),
+    "document.unarchived": _s(
+        "documents", "Désarchivage d'un document", _doc("Désarchivage {doc}")
+    ),
+    "document.versions_read": _s(
+        "documents",
+        "Consultation des versions d'un document",
+        _doc("Consultation des versions {doc}"),
+    ),
+    "emergency.access_ended": _s("urgence", "Fin d'un accès en urgence à votre dossier"),
+    "record.access_refused": _s(
+        "acces_professionnels", "Accès à votre dossier refusé à un professionnel"
+    ),
     # -- others --------------------------------------------------------------------------------
     "account.created": _s("autres", "Création de votre espace santé"),
     "notification.queued": _s("autres", "Avis envoyé à votre adresse personnelle", _notice),

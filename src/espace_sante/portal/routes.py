@@ -1,7 +1,9 @@
-"""The routes of the record pages (none yet)."""
+"""The routes of the record pages."""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-routes: list[BaseRoute] = []
+from espace_sante.portal import dependants
+
+routes: list[BaseRoute] = [*dependants.routes]

@@ -118,6 +118,8 @@ class WebSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     end_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     remote: Mapped[str] = mapped_column(String(64), default="")
+    #: The dependant whose space a guardian switched to (migration 0008), else NULL.
+    acting_for_account_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class LoginCode(Base):
