@@ -36,6 +36,8 @@ SECTION = Section(
     routes=routes,
     template_dir=PACKAGE_DIR / "templates",
     protected_prefixes=PROTECTED_PREFIXES,
+    static_dir=PACKAGE_DIR / "static",
+    stylesheets=("/static/portal.css",),
 )
 
 __all__ = ["PROTECTED_PREFIXES", "SECTION"]

@@ -1,7 +1,10 @@
-"""The routes of the record pages (none yet)."""
+"""The routes of the record pages."""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from espace_sante.portal.documents_forms import document_routes
+
 routes: list[BaseRoute] = []
+routes += document_routes()
