@@ -177,7 +177,8 @@ def test_refusals_say_why_in_french() -> None:
 
 
 def test_break_glass_shows_its_reason_and_end() -> None:
-    detail = {"grant": 4, "kind": "break_glass", "stated_reason": "Patient inconscient aux urgences",
+    detail = {"grant": 4, "kind": "break_glass",
+              "stated_reason": "Patient inconscient aux urgences",
               "expires_at": "2026-07-01T10:00:00+00:00", "emergency": True}  # fmt: skip
     item = _say("emergency.access_opened", detail, f"ps:{PRO}", professionals=DUPONT)
     assert item.kind == "urgence" and item.actor_label_fr == "Dr Jean DUPONT (médecin)"
@@ -258,8 +259,8 @@ def test_documents_as_the_record_store_writes_them() -> None:
     assert (
         _say("document.archived", {"document": 3}, ME).text_fr == "Archivage d'un document par vous"
     )
-    for item in (item, replaced, visible):
-        assert "n°" not in item.text_fr  # the page links the document, the sentence never names it
+    for one in (item, replaced, visible):
+        assert "n°" not in one.text_fr  # the page links the document, the sentence never names it
 
 
 def test_entries_written_by_a_guardian_say_so() -> None:

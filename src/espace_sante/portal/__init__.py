@@ -37,6 +37,8 @@ SECTION = Section(
     routes=routes,
     template_dir=PACKAGE_DIR / "templates",
     protected_prefixes=PROTECTED_PREFIXES,
+    static_dir=PACKAGE_DIR / "static",
+    stylesheets=("/static/history.css",),
     nav=(
         NavLink("Mes documents", "/documents"),
         NavLink("Professionnels", "/professionnels"),
