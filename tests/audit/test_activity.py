@@ -309,6 +309,12 @@ def test_the_directory_name_of_a_professional() -> None:
     assert professional_label("", "", "10", "Médecin") == ""
 
 
+@pytest.mark.parametrize("value", [2**70, -1, 0, True, "12a", "٣", "1" * 30, None, [1], {"x": 1}])
+def test_odd_document_ids_name_no_document(value: object) -> None:
+    assert mentions(Entry("document.viewed", {"document": value})).document_id is None
+    assert mentions(Entry("document.viewed", {"document": "42"})).document_id == 42
+
+
 def test_a_hidden_document_shows_nothing_of_itself() -> None:
     item = _say("document.deposited", {"document": 9, "source": "xdm"}, f"ps:{PRO}",
                 professionals=DUPONT)  # fmt: skip

@@ -127,6 +127,8 @@ class Mentions:
 #: Detail fields naming the document an action concerns, most relevant first (a replacement:
 #: the new version).
 _DOCUMENT_FIELDS = ("replacement", "document")
+#: Document ids are 64-bit database keys: anything else names no document.
+_MAX_ID = 2**63
 #: Detail fields naming a professional by national id.
 _PROFESSIONAL_FIELDS = ("professional",)
 #: Profession codes whose holders are « Dr » (médecin, chirurgien-dentiste).
@@ -162,11 +164,10 @@ def mentions(entry: EntryLike) -> Mentions:
     document = None
     for key in _DOCUMENT_FIELDS:
         value = detail.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < _MAX_ID:
             document = value
-            break
-        if isinstance(value, str) and value.isdigit() and len(value) <= 18:
-            document = int(value)
             break
     pids = set()
     own = _national_id(entry.actor)
