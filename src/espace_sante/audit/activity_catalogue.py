@@ -1,24 +1,35 @@
 """Every audit action the code writes, with its filter group and its French sentence.
 
-Each sentence reads only these detail fields, and only as plain values:
-- ``document``, ``new_document`` (document ids), ``uid``, ``documents``, ``messages``, ``size``,
-  ``sessions_ended``, ``recipients`` (counts, or addresses for ``message.submitted``);
-- ``professional_id`` (RPPS/ADELI), ``professional_name``, ``profession`` (a label), ``mode``
-  (``break_glass`` | ``samu``), ``reason`` (the break-glass motive the professional typed, or a
-  fixed refusal code), ``until`` (ISO 8601), ``via`` (``portal`` | ``fhir``);
-- ``service``, ``channel``, ``remote`` (logins), ``label`` (app passwords), ``name``/``folder``
-  (mail folders the patient named), ``recipient`` and ``kind`` (outbound rows), ``notice``
-  (``first_access`` | ``emergency``), ``samu``/``break_glass``/``masked_documents`` and the
-  notification switches (booleans).
-Never a subject, a title, a diagnosis or a file name: the writers keep those out of the detail,
-and these templates do not look for them.
+The sentences read the detail fields the writers really put there (``records``, ``accounts``,
+``notify``, ``mta``, ``mailbox``, ``web``, ``portal``), only as plain values:
+- documents: ``document`` (its id; the page links it, the sentence never names it),
+  ``replacement`` (the new version's id), ``source`` (``xdm`` | ``attachment`` | ``upload``),
+  ``operation`` (``list`` | ``metadata`` | ``view`` | ``download`` | ``versions``), ``reason`` (the
+  access decision's code: ``owner``, ``attending_physician``, ``emergency``, ``blocked``…),
+  ``emergency`` and ``first_access`` (booleans);
+- professionals: the actor ``ps:<national id>`` for every professional's act (break-glass and
+  SAMU too), ``professional`` (the national id an authorisation, a block or the attending
+  physician concerns), ``via`` (``patient`` | ``consultation``); names come from the directory,
+  looked up by the page and passed in (``Context.names``);
+- emergencies: ``kind`` (``break_glass`` | ``samu``), ``stated_reason`` (the motive the
+  professional typed), ``expires_at`` (ISO 8601), ``reason`` (a refusal code);
+  ``samu``/``break_glass``/``masked_documents`` (the consents, booleans);
+- logins: ``service``, ``channel``, ``remote``, ``until``, ``sessions_ended``, ``reason``;
+- mail: ``recipients`` (addresses of ``message.submitted``), ``uids``, ``folder``, ``name``,
+  ``messages``, ``recipient`` and ``kind`` (outbound rows);
+- settings and notices: the notification switches and ``changed``, ``notice``
+  (``first_access`` | ``emergency``), ``recipients`` and ``sms`` (counts), ``label`` (app
+  passwords), ``dependant`` (guardianships and the guardian's switch into a dependant's space).
+Never a subject, a title, a diagnosis, a file name, nor a count of documents (it could reveal a
+document hidden from the viewer): the writers keep the first ones out of the detail, and these
+templates do not look for them.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +53,10 @@ class Context:
     actor: str
     actor_type: str
     detail: dict[str, Any]
+    #: National id → « Dr Jean DUPONT (médecin) », as the page found them in the directory.
+    names: Mapping[str, str] = field(default_factory=dict)
+    #: The acting professional's national id (from the actor ``ps:<id>``), if one acted.
+    actor_pid: str | None = None
 
     def num(self, key: str) -> int | None:
         value = self.detail.get(key)
@@ -62,28 +77,45 @@ class Context:
         value = self.detail.get(key)
         return value if isinstance(value, bool) else None
 
-    def doc(self, key: str = "document") -> str:
-        n = self.num(key)
-        return f"du document n° {n}" if n is not None else "d'un document"
+    def named(self, pid: str | None) -> str:
+        """A professional by national id: their directory name, else « un professionnel de
+        santé (identifiant …) »."""
+        pid = clean(pid, 32) if pid else ""
+        name = clean(self.names.get(pid, ""), 160) if pid else ""
+        if name:
+            return name
+        return (
+            f"un professionnel de santé (identifiant {pid})"
+            if pid
+            else ("un professionnel de santé")
+        )
 
     def pro(self) -> str:
-        """The professional concerned: name and national id when the entry has them."""
-        name, pid = self.text("professional_name", 120), self.text("professional_id", 32)
-        profession = self.text("profession", 80)
-        who = name or "un professionnel de santé"
-        extras = [x for x in (profession, f"identifiant {pid}" if pid else "") if x]
-        return f"{who} ({', '.join(extras)})" if extras else who
+        """The professional the entry is about: ``professional`` in the detail, else the one who
+        acted."""
+        subject = self.text("professional", 32)
+        return self.named(subject or self.actor_pid)
+
+    def who(self) -> str:
+        """Who acted, inside a sentence."""
+        if self.actor_type == "professionnel":
+            if self.actor_pid:
+                return self.named(self.actor_pid)
+            address = clean(self.actor, 254)  # a professional's mail address (a message)
+            return address or "un professionnel de santé"
+        return {
+            "patient": "vous",
+            "representant_legal": "votre représentant légal",
+            "etablissement": "un établissement de santé",
+            "service": "un service référencé",
+            "inconnu": "une personne non identifiée",
+        }.get(self.actor_type, "le service espace santé")
 
     def by(self) -> str:
-        """ " par …" naming who acted (empty for the system)."""
-        if self.actor_type == "professionnel":
-            return f" par {self.pro()}"
-        return {
-            "patient": " par vous",
-            "representant_legal": " par un représentant légal",
-            "etablissement": " par un établissement de santé",
-            "service": " par un service référencé",
-        }.get(self.actor_type, "")
+        """ " par …" naming who acted (empty for the service itself)."""
+        if self.actor_type == "systeme":
+            return ""
+        return f" par {self.who()}"
 
     def remote(self) -> str:
         ip = self.text("remote", 64)
@@ -129,14 +161,27 @@ _SERVICES = {
     "web-password-change": "changement de mot de passe",
     "web-reset": "réinitialisation du mot de passe",
 }
+#: The refusal codes of ``policy.record_access`` (and of the record's changes), as the patient
+#: reads them.
 _REFUSALS = {
     "blocked": "vous avez bloqué ce professionnel",
-    "not_authorised": "vous ne l'avez pas autorisé",
+    "not_authorised": "vous ne l'avez pas autorisé à consulter votre dossier",
     "profession_not_allowed": "sa profession ne permet pas de consulter ce type de document",
     "masked": "vous avez masqué ce document aux professionnels",
     "emergency_refused": "vous vous êtes opposé à l'accès en urgence",
     "no_emergency_grant": "aucun accès en urgence en cours",
     "space_not_open": "votre espace n'est pas ouvert",
+    "not_found": "document introuvable",
+    "not_yours": "ce document n'appartient pas à votre dossier",
+    "attending_not_blockable": "votre médecin traitant ne peut pas être bloqué",
+    "closed": "votre espace est fermé",
+    "locked": "votre compte est temporairement verrouillé",
+}
+#: How an allowed access came about (``reason`` of an allowed decision), when worth saying.
+_GROUNDS = {
+    "attending_physician": " en tant que médecin traitant",
+    "author": " en tant qu'auteur du document",
+    "emergency": " en urgence",
 }
 _NOTICE_SWITCHES = (
     ("new_message", "nouveaux messages"),
@@ -156,6 +201,16 @@ def _service(c: Context) -> str:
 def _refusal(c: Context) -> str:
     why = _REFUSALS.get(c.text("reason", 40))
     return f" : {why}" if why else ""
+
+
+def _grounds(c: Context) -> str:
+    """How a professional's allowed access came about, and whether it was their first."""
+    text = _GROUNDS.get(c.text("reason", 40), "")
+    if c.flag("emergency") and "urgence" not in text:
+        text += " en urgence"
+    if c.flag("first_access"):
+        text += " (premier accès à votre dossier)"
+    return text
 
 
 def _yes_no(value: bool | None) -> str:
@@ -181,19 +236,43 @@ def _code_sent(what: str) -> Callable[[Context], str]:
     return lambda c: " ".join(x for x in (what, c.channel()) if x)
 
 
-def _password_changed(c: Context) -> str:
-    n = c.num("sessions_ended")
-    ended = f" ({_plural(n, 'autre session fermée', 'autres sessions fermées')})" if n else ""
-    return f"Changement de votre mot de passe{ended}{c.remote()}"
+def _password_changed(what: str) -> Callable[[Context], str]:
+    def text(c: Context) -> str:
+        n = c.num("sessions_ended")
+        ended = f" ({_plural(n, 'autre session fermée', 'autres sessions fermées')})" if n else ""
+        return f"{what}{ended}{c.remote()}"
+
+    return text
+
+
+def _reset_refused(c: Context) -> str:
+    return f"Demande de réinitialisation du mot de passe refusée{_refusal(c)}{c.remote()}"
+
+
+def _guardian_mail_login(c: Context) -> str:
+    return f"Connexion de votre représentant légal à votre messagerie{_service(c)}"
+
+
+def _space_switch(opened: bool) -> Callable[[Context], str]:
+    def text(c: Context) -> str:
+        if c.num("dependant") == c.account_id:  # the dependant's own chain
+            return (
+                "Ouverture de votre espace santé par votre représentant légal"
+                if opened
+                else "Fin de la consultation de votre espace santé par votre représentant légal"
+            )
+        return (
+            "Ouverture de l'espace santé d'une personne que vous représentez"
+            if opened
+            else "Retour à votre propre espace après celui d'une personne que vous représentez"
+        )
+
+    return text
 
 
 def _received(c: Context) -> str:
     sender = clean(c.actor, 254)
-    n = c.num("documents")
-    docs = (
-        f" ({_plural(n, 'document déposé', 'documents déposés')} dans votre dossier)" if n else ""
-    )
-    return f"Réception d'un message de {sender}{docs}" if sender else "Réception d'un message"
+    return f"Réception d'un message de {sender}" if sender else "Réception d'un message"
 
 
 def _submitted(c: Context) -> str:
@@ -241,45 +320,73 @@ def _outbound(c: Context) -> str:
 
 
 def _deposited(c: Context) -> str:
+    source = c.text("source", 16)
+    if source == "upload":
+        return f"Ajout d'un document à votre dossier{c.by()}"
     how = {
-        "xdm": " (reçu par messagerie)",
+        "xdm": " (reçu par messagerie sécurisée)",
         "attachment": " (pièce jointe d'un message)",
-        "upload": "",
-    }.get(c.text("source", 16), "")
-    return f"Dépôt {c.doc()} dans votre dossier{how}{c.by()}"
+    }.get(source, "")
+    return f"Dépôt d'un document dans votre dossier{c.by()}{how}"
 
 
-def _doc(template: str) -> Callable[[Context], str]:
-    return lambda c: template.format(doc=c.doc()) + c.by()
+def _doc(what: str) -> Callable[[Context], str]:
+    return lambda c: f"{what}{c.by()}"
 
 
-def _replaced(c: Context) -> str:
-    new = c.num("new_document")
-    by_new = f" (nouvelle version : document n° {new})" if new is not None else ""
-    return f"Remplacement {c.doc()}{by_new}{c.by()}"
+def _read(what: str) -> Callable[[Context], str]:
+    """A read of a document or of the list: by whom, and on which grounds for a professional."""
 
+    def text(c: Context) -> str:
+        grounds = _grounds(c) if c.actor_type == "professionnel" else ""
+        return f"{what}{c.by()}{grounds}"
 
-def _archived(c: Context) -> str:
-    verb = "Désarchivage" if c.flag("archived") is False else "Archivage"
-    return f"{verb} {c.doc()}{c.by()}"
+    return text
 
 
 def _refused_doc(c: Context) -> str:
-    return f"Accès refusé à la consultation {c.doc()}{c.by()}{_refusal(c)}"
+    what = {
+        "view": "la consultation d'un document",
+        "download": "le téléchargement d'un document",
+        "versions": "les versions d'un document",
+    }.get(c.text("operation", 16), "un document")
+    return f"Accès refusé à {what} pour {c.who()}{_refusal(c)}"
 
 
-def _listed(c: Context) -> str:
-    return f"Consultation de la liste des documents de votre dossier{c.by()}"
+def _record_refused(c: Context) -> str:
+    return f"Accès à votre dossier refusé à {c.who()}{_refusal(c)}"
+
+
+def _archived(verb: str) -> Callable[[Context], str]:
+    return lambda c: f"{verb} d'un document{c.by()}"
+
+
+def _granted(c: Context) -> str:
+    if c.text("via", 16) == "consultation":
+        return (
+            f"{_capital(c.pro())} a déclaré votre accord, donné lors d'une consultation, pour "
+            "accéder à votre dossier"
+        )
+    return f"Autorisation d'accès à votre dossier donnée à {c.pro()}{c.by()}"
+
+
+def _de(text: str) -> str:
+    """« de » before ``text``, elided before a vowel (« d'un professionnel »)."""
+    return f"d'{text}" if text[:1].lower() in "aeiouyéèh" else f"de {text}"
 
 
 def _pro(template: str) -> Callable[[Context], str]:
-    return lambda c: template.format(pro=c.pro())
+    return lambda c: template.format(de_pro=_de(c.pro()), by=c.by())
+
+
+def _block_refused(c: Context) -> str:
+    return f"Blocage {_de(c.pro())} refusé{_refusal(c)}"
 
 
 def _attending(c: Context) -> str:
-    if not c.text("professional_id") and not c.text("professional_name"):
-        return "Fin de la désignation de votre médecin traitant"
-    return f"Désignation de votre médecin traitant : {c.pro()}"
+    if not c.text("professional", 32):
+        return f"Fin de la désignation de votre médecin traitant{c.by()}"
+    return f"Désignation de votre médecin traitant : {c.pro()}{c.by()}"
 
 
 def _consents(c: Context) -> str:
@@ -293,57 +400,66 @@ def _consents(c: Context) -> str:
         if c.flag(key) is not None
     ]
     listed = f" ({' ; '.join(parts)})" if parts else ""
-    return f"Modification de vos consentements en cas d'urgence{listed}"
+    return f"Modification de vos consentements en cas d'urgence{c.by()}{listed}"
 
 
 def _mode(c: Context) -> str:
-    return "régulation du SAMU" if c.text("mode", 16) == "samu" else "bris de glace"
+    return "régulation du SAMU" if c.text("kind", 16) == "samu" else "bris de glace"
 
 
 def _emergency_opened(c: Context) -> str:
-    reason = c.text("reason", 300)
-    until = c.when("until")
-    text = f"Accès en urgence ({_mode(c)}) à votre dossier par {c.pro()}"
+    reason = c.text("stated_reason", 300)
+    until = c.when("expires_at")
+    text = f"Accès en urgence ({_mode(c)}) à votre dossier par {c.who()}"
     if reason:
         text += f" : motif « {reason} »"
     return text + (f" (jusqu'au {until})" if until else "")
 
 
 def _emergency_refused(c: Context) -> str:
-    return f"Accès en urgence ({_mode(c)}) refusé à {c.pro()}{_refusal(c)}"
+    return f"Accès en urgence ({_mode(c)}) refusé à {c.who()}{_refusal(c)}"
+
+
+def _emergency_ended(c: Context) -> str:
+    return f"Fin de l'accès en urgence {_de(c.who())} à votre dossier"
 
 
 def _settings_changed(c: Context) -> str:
+    changed = c.detail.get("changed")
+    keys = {k for k in changed if isinstance(k, str)} if isinstance(changed, list) else None
     parts = [
         f"{label} : {_yes_no(c.flag(key))}"
         for key, label in _NOTICE_SWITCHES
-        if c.flag(key) is not None
+        if c.flag(key) is not None and (keys is None or key in keys)
     ]
     listed = f" ({' ; '.join(parts)})" if parts else ""
-    return f"Modification de vos préférences de notification{listed}"
+    return f"Modification de vos préférences de notification{c.by()}{listed}"
 
 
 def _notice(c: Context) -> str:
     notice = c.text("notice", 16)
     if notice == "first_access":
-        what = "Avis de premier accès d'un professionnel à votre dossier"
+        what = "Avis du premier accès d'un professionnel à votre dossier"
     elif notice == "emergency":
-        what = "Avis d'accès en urgence à votre dossier"
+        what = "Avis d'un accès en urgence à votre dossier"
     else:
-        items = [
-            _plural(c.num(k), one, many)
-            for k, one, many in (
-                ("messages", "nouveau message", "nouveaux messages"),
-                ("documents", "nouveau document", "nouveaux documents"),
-            )
-            if c.num(k)
-        ]
-        what = "Avis de nouveautés" + (f" ({' et '.join(items)})" if items else "")
-    return f"{what} envoyé à votre adresse personnelle"
+        what = "Avis de nouveautés dans votre espace"
+    channels = []
+    n, sms = c.num("recipients"), c.num("sms")
+    if n:
+        channels.append(f"par courriel ({_plural(n, 'destinataire', 'destinataires')})")
+    if sms:
+        channels.append(f"par SMS ({_plural(sms, 'numéro', 'numéros')})")
+    sent = f" {' et '.join(channels)}" if channels else ""
+    return f"{what} envoyé{sent}"
 
 
 def _skipped(c: Context) -> str:
-    return "Aucun avis envoyé (notifications désactivées ou aucune adresse personnelle)"
+    why = {
+        "settings": "vos préférences de notification ne le prévoient pas",
+        "no_address": "aucune adresse personnelle ni numéro de mobile connu",
+    }.get(c.text("reason", 16), "notifications désactivées ou aucune adresse personnelle")
+    return f"Aucun avis envoyé ({why})"
 
 
 def _guardianship(verb: str) -> Callable[[Context], str]:
@@ -364,6 +480,10 @@ def _app_password(verb: str) -> Callable[[Context], str]:
     return text
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 CATALOGUE: dict[str, Spec] = {
     # -- connexions ----------------------------------------------------------------------------
     "login.succeeded": _s("connexions", "Connexion à votre espace", _login_ok),
@@ -376,7 +496,11 @@ CATALOGUE: dict[str, Spec] = {
     "web.activation.expired_code": _s(
         "connexions", "Tentative d'activation avec un code provisoire expiré"
     ),
-    "web.activated": _s("connexions", "Activation de votre espace santé"),
+    "web.activated": _s(
+        "connexions",
+        "Activation de votre espace santé",
+        lambda c: f"Activation de votre espace santé{c.remote()}",
+    ),
     "web.login.code_sent": _s(
         "connexions", "Envoi d'un code de connexion", _code_sent("Envoi d'un code de connexion")
     ),
@@ -384,14 +508,18 @@ CATALOGUE: dict[str, Spec] = {
     "web.login.unknown_identifier": _s(
         "connexions", "Tentative de connexion avec un identifiant inconnu"
     ),
-    "web.logout": _s("connexions", "Déconnexion"),
+    "web.logout": _s("connexions", "Déconnexion", lambda c: f"Déconnexion{c.remote()}"),
     "web.session.expired": _s("connexions", "Fin de session (inactivité ou durée maximale)"),
-    "web.password.changed": _s("connexions", "Changement de votre mot de passe", _password_changed),
+    "web.password.changed": _s(
+        "connexions",
+        "Changement de votre mot de passe",
+        _password_changed("Changement de votre mot de passe"),
+    ),
     "web.password.reset_unknown": _s(
         "connexions", "Demande de réinitialisation pour un identifiant inconnu"
     ),
     "web.password.reset_refused": _s(
-        "connexions", "Demande de réinitialisation du mot de passe refusée"
+        "connexions", "Demande de réinitialisation du mot de passe refusée", _reset_refused
     ),
     "web.password.reset_requested": _s(
         "connexions",
@@ -406,11 +534,25 @@ CATALOGUE: dict[str, Spec] = {
     "web.password.reset_code_ok": _s(
         "connexions", "Code de réinitialisation du mot de passe validé"
     ),
-    "web.password.reset": _s("connexions", "Réinitialisation de votre mot de passe"),
+    "web.password.reset": _s(
+        "connexions",
+        "Réinitialisation de votre mot de passe",
+        _password_changed("Réinitialisation de votre mot de passe"),
+    ),
     "mailbox.guardian_login": _s(
         "connexions",
-        "Connexion d'un représentant légal à la messagerie",
-        lambda c: f"Connexion d'un représentant légal à votre messagerie{_service(c)}",
+        "Connexion de votre représentant légal à votre messagerie",
+        _guardian_mail_login,
+    ),  # fmt: skip
+    "web.space_opened": _s(
+        "connexions",
+        "Ouverture de l'espace santé d'un proche par son représentant légal",
+        _space_switch(opened=True),
+    ),
+    "web.space_left": _s(
+        "connexions",
+        "Retour du représentant légal à son propre espace",
+        _space_switch(opened=False),
     ),
     # -- messages ------------------------------------------------------------------------------
     "message.received": _s("messages", "Réception d'un message", _received),
@@ -430,62 +572,103 @@ CATALOGUE: dict[str, Spec] = {
         "Document reçu par messagerie non intégré à votre dossier (identité du patient non "
         "concordante ou document illisible) ; l'expéditeur en a été averti",
     ),
-    "document.viewed": _s("documents", "Consultation d'un document", _doc("Consultation {doc}")),
-    "document.downloaded": _s(
-        "documents", "Téléchargement d'un document", _doc("Téléchargement {doc}")
-    ),
     "document.uploaded": _s(
-        "documents", "Ajout d'un document", _doc("Ajout {doc} à votre dossier")
+        "documents",
+        "Ajout d'un document à votre dossier",
+        _doc("Ajout d'un document à votre dossier"),
     ),
+    "document.viewed": _s(
+        "documents", "Consultation d'un document", _read("Consultation d'un document")
+    ),
+    "document.downloaded": _s(
+        "documents", "Téléchargement d'un document", _read("Téléchargement d'un document")
+    ),
+    "document.metadata_read": _s(
+        "documents",
+        "Consultation de la description d'un document",
+        _read("Consultation de la description d'un document"),
+    ),
+    "document.listed": _s(
+        "documents",
+        "Affichage d'un document dans une liste",
+        _read("Affichage d'un document dans une liste"),
+    ),
+    "document.versions_read": _s(
+        "documents",
+        "Consultation des versions d'un document",
+        _read("Consultation des versions d'un document"),
+    ),
+    "document.access_refused": _s("documents", "Accès refusé à un document", _refused_doc),
     "document.masked": _s(
         "documents",
         "Masquage d'un document aux professionnels de santé",
-        _doc("Masquage {doc} aux professionnels de santé"),
+        _doc("Masquage d'un document aux professionnels de santé"),
     ),
     "document.unmasked": _s(
         "documents",
         "Document rendu visible aux professionnels de santé",
-        _doc("Fin du masquage {doc} aux professionnels de santé"),
+        _doc("Fin du masquage d'un document aux professionnels de santé"),
     ),
-    "document.deleted": _s("documents", "Suppression d'un document", _doc("Suppression {doc}")),
-    "document.replaced": _s("documents", "Remplacement d'un document", _replaced),
+    "document.made_visible": _s(
+        "documents",
+        "Document rendu visible dans votre dossier",
+        _doc("Document rendu visible dans votre dossier"),
+    ),
+    "document.deleted": _s(
+        "documents", "Suppression d'un document", _doc("Suppression d'un document")
+    ),
+    "document.replaced": _s(
+        "documents",
+        "Remplacement d'un document par une nouvelle version",
+        _doc("Remplacement d'un document par une nouvelle version"),
+    ),
     "document.deprecated": _s(
-        "documents", "Document marqué comme obsolète", _doc("Marquage {doc} comme obsolète")
+        "documents", "Document marqué comme obsolète", _doc("Document marqué comme obsolète")
     ),
-    "document.archived": _s("documents", "Archivage d'un document", _archived),
-    "document.access_refused": _s("documents", "Accès refusé à un document", _refused_doc),
+    "document.archived": _s("documents", "Archivage d'un document", _archived("Archivage")),
+    "document.unarchived": _s("documents", "Désarchivage d'un document", _archived("Désarchivage")),
     # -- professionals' access -----------------------------------------------------------------
     "record.listed": _s(
-        "acces_professionnels", "Consultation de la liste des documents de votre dossier", _listed
+        "acces_professionnels",
+        "Consultation de la liste des documents de votre dossier",
+        _read("Consultation de la liste des documents de votre dossier"),
+    ),
+    "record.access_refused": _s(
+        "acces_professionnels", "Accès à votre dossier refusé à un professionnel", _record_refused
     ),
     "authorisation.granted": _s(
         "acces_professionnels",
         "Autorisation d'accès à votre dossier donnée à un professionnel",
-        _pro("Autorisation d'accès à votre dossier donnée à {pro}"),
+        _granted,
+    ),
+    "authorisation.revoked": _s(
+        "acces_professionnels",
+        "Retrait de l'autorisation d'accès d'un professionnel",
+        _pro("Retrait de l'autorisation d'accès {de_pro} à votre dossier{by}"),
     ),
     "authorisation.blocked": _s(
         "acces_professionnels",
         "Blocage de l'accès d'un professionnel à votre dossier",
-        _pro("Blocage de l'accès de {pro} à votre dossier"),
+        _pro("Blocage de l'accès {de_pro} à votre dossier{by}"),
     ),
     "authorisation.unblocked": _s(
         "acces_professionnels",
         "Déblocage de l'accès d'un professionnel à votre dossier",
         _pro(
-            "Déblocage de l'accès de {pro} à votre dossier (votre accord lui sera de nouveau "
+            "Déblocage de l'accès {de_pro} à votre dossier{by} (votre accord lui sera de nouveau "
             "demandé lors d'une consultation)"
         ),
     ),
-    "authorisation.declared": _s(
+    "authorisation.block_refused": _s(
         "acces_professionnels",
-        "Un professionnel a déclaré votre accord pour accéder à votre dossier",
-        _pro(
-            "{pro} a déclaré votre accord, donné lors d'une consultation, pour accéder à "
-            "votre dossier"
-        ),
-    ),  # fmt: skip
+        "Blocage refusé : le médecin traitant ne peut pas être bloqué",
+        _block_refused,
+    ),
     "attending_physician.set": _s(
-        "acces_professionnels", "Modification de votre médecin traitant", _attending
+        "acces_professionnels", "Désignation de votre médecin traitant", _attending
+    ),
+    "attending_physician.cleared": _s(
+        "acces_professionnels", "Fin de la désignation de votre médecin traitant", _attending
     ),
     # -- emergencies ---------------------------------------------------------------------------
     "emergency.consents_changed": _s(
@@ -494,6 +677,9 @@ CATALOGUE: dict[str, Spec] = {
     "emergency.access_opened": _s("urgence", "Accès en urgence à votre dossier", _emergency_opened),
     "emergency.access_refused": _s(
         "urgence", "Accès en urgence à votre dossier refusé", _emergency_refused
+    ),
+    "emergency.access_ended": _s(
+        "urgence", "Fin d'un accès en urgence à votre dossier", _emergency_ended
     ),
     # -- settings ------------------------------------------------------------------------------
     "notification_settings.changed": _s(
@@ -510,33 +696,6 @@ CATALOGUE: dict[str, Spec] = {
     ),
     "guardianship.revoked": _s(
         "parametres", "Fin d'une représentation légale", _guardianship("terminée")
-    ),
-    "web.space_opened": _s(
-        "connexions", "Ouverture de l'espace santé d'un proche par son représentant légal"
-    ),
-    "web.space_left": _s("connexions", "Retour du représentant légal à son propre espace"),
-    "attending_physician.cleared": _s(
-        "acces_professionnels", "Fin de la déclaration du médecin traitant"
-    ),
-    "authorisation.block_refused": _s(
-        "acces_professionnels", "Blocage refusé : le médecin traitant ne peut pas être bloqué"
-    ),
-    "authorisation.revoked": _s(
-        "acces_professionnels",
-        "Retrait de l'autorisation d'accès d'un professionnel",
-        _pro("Retrait de l'autorisation d'accès de {pro} à votre dossier"),
-    ),
-    "document.unarchived": _s(
-        "documents", "Désarchivage d'un document", _doc("Désarchivage {doc}")
-    ),
-    "document.versions_read": _s(
-        "documents",
-        "Consultation des versions d'un document",
-        _doc("Consultation des versions {doc}"),
-    ),
-    "emergency.access_ended": _s("urgence", "Fin d'un accès en urgence à votre dossier"),
-    "record.access_refused": _s(
-        "acces_professionnels", "Accès à votre dossier refusé à un professionnel"
     ),
     # -- others --------------------------------------------------------------------------------
     "account.created": _s("autres", "Création de votre espace santé"),

@@ -38,7 +38,7 @@ SECTION = Section(
     template_dir=PACKAGE_DIR / "templates",
     protected_prefixes=PROTECTED_PREFIXES,
     static_dir=PACKAGE_DIR / "static",
-    stylesheets=("/static/portal.css",),
+    stylesheets=("/static/portal.css", "/static/history.css"),
     nav=(
         NavLink("Mes documents", "/documents"),
         NavLink("Professionnels", "/professionnels"),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from espace_sante.portal import dependants
+from espace_sante.portal import dependants, history, notifications
 from espace_sante.portal.documents_forms import document_routes
 
 routes: list[BaseRoute] = [*dependants.routes]
 routes += document_routes()
+routes += [*history.routes, *notifications.routes]

@@ -89,7 +89,7 @@ def parse_access_matrix(text: str) -> AccessMatrix:
             if line.lower().startswith(_VERSION_PREFIX):
                 if version is not None:
                     raise AccessMatrixError(f"line {lineno}: second version line")
-                version = line[len(_VERSION_PREFIX):].strip()
+                version = line[len(_VERSION_PREFIX) :].strip()
                 if not version:
                     raise AccessMatrixError(f"line {lineno}: empty version")
             continue

@@ -59,9 +59,39 @@ _PARSER: Final = etree.XMLParser(
 
 _ALLOWED_TAGS: Final = frozenset(
     {
-        "article", "header", "section", "h1", "h2", "h3", "h4", "h5", "h6", "dl", "dt", "dd",
-        "p", "ul", "ol", "li", "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
-        "span", "strong", "em", "u", "br", "sub", "sup", "small", "div",
+        "article",
+        "header",
+        "section",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "dl",
+        "dt",
+        "dd",
+        "p",
+        "ul",
+        "ol",
+        "li",
+        "table",
+        "caption",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "th",
+        "td",
+        "span",
+        "strong",
+        "em",
+        "u",
+        "br",
+        "sub",
+        "sup",
+        "small",
+        "div",
     }
 )
 _ALLOWED_ATTRIBUTES: Final = {
@@ -86,20 +116,47 @@ _SIMPLE: Final = {
 # dropped with their content even when they sit in the HL7 namespace.
 _DROPPED: Final = frozenset(
     {
-        "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "svg",
-        "math", "img", "a", "form", "input", "button", "textarea", "select", "link", "meta",
-        "base", "noscript", "template",
+        "script",
+        "style",
+        "iframe",
+        "frame",
+        "frameset",
+        "object",
+        "embed",
+        "applet",
+        "svg",
+        "math",
+        "img",
+        "a",
+        "form",
+        "input",
+        "button",
+        "textarea",
+        "select",
+        "link",
+        "meta",
+        "base",
+        "noscript",
+        "template",
     }
 )
 _STYLE_TAGS: Final = {"bold": "strong", "italics": "em", "emphasis": "em", "underline": "u"}
 _SPAN_ATTR: Final = re.compile(r"^[1-9][0-9]?$")
 _MEDIA_TYPE: Final = re.compile(r"^[A-Za-z0-9][\w.+-]{0,63}/[A-Za-z0-9][\w.+-]{0,63}$")
-_TS: Final = re.compile(
-    r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d+)?([+-]\d{4})?$"
-)
+_TS: Final = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d+)?([+-]\d{4})?$")
 _MONTHS_FR: Final = (
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-    "octobre", "novembre", "décembre",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
 )
 
 
@@ -162,13 +219,13 @@ def _check_depth(root: StdET.Element) -> None:
 
 def _parse(data: bytes) -> etree._Element:
     if len(data) > MAX_CDA_BYTES:
-        raise CdaRenderError("Ce document est trop volumineux pour être affiché.",
-                             reason="too_large")
+        raise CdaRenderError(
+            "Ce document est trop volumineux pour être affiché.", reason="too_large"
+        )
     # First wall: expat through defusedxml refuses any DOCTYPE (so entities and external
     # DTDs), and gives a tree whose depth is measured without recursion.
     try:
-        gate = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True,
-                                 forbid_external=True)
+        gate = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except defusedxml.DefusedXmlException:
         raise CdaRenderError(
             "Ce document contient des déclarations XML interdites (DOCTYPE, entités) : il "
@@ -176,22 +233,24 @@ def _parse(data: bytes) -> etree._Element:
             reason="hostile",
         ) from None
     except Exception:  # expat's ParseError, unknown encodings, ...
-        raise CdaRenderError("Ce document n'est pas un fichier XML lisible.",
-                             reason="not_xml") from None
+        raise CdaRenderError(
+            "Ce document n'est pas un fichier XML lisible.", reason="not_xml"
+        ) from None
     _check_depth(gate)
     # Second wall: lxml with no network, no DTD, no entity resolution, no huge trees.
     try:
         root = etree.fromstring(data, _PARSER)
     except Exception:
-        raise CdaRenderError("Ce document n'est pas un fichier XML lisible.",
-                             reason="not_xml") from None
+        raise CdaRenderError(
+            "Ce document n'est pas un fichier XML lisible.", reason="not_xml"
+        ) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:  # pragma: no cover - gate above
-        raise CdaRenderError("Ce document contient une déclaration DOCTYPE interdite.",
-                             reason="hostile")
+        raise CdaRenderError(
+            "Ce document contient une déclaration DOCTYPE interdite.", reason="hostile"
+        )
     if root.tag != f"{{{HL7}}}ClinicalDocument":
-        raise CdaRenderError("Ce document XML n'est pas un document médical CDA.",
-                             reason="not_cda")
+        raise CdaRenderError("Ce document XML n'est pas un document médical CDA.", reason="not_cda")
     return root
 
 
@@ -202,7 +261,7 @@ def _local(element: etree._Element) -> str | None:
     tag = element.tag
     if not isinstance(tag, str) or not tag.startswith(f"{{{HL7}}}"):
         return None
-    return tag[len(HL7) + 2:]
+    return tag[len(HL7) + 2 :]
 
 
 def _text_of(element: etree._Element | None) -> str:
@@ -247,8 +306,13 @@ def parse_ts(value: str | None) -> datetime | None:
             delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
             tz = timezone(sign * delta)
         return datetime(
-            int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
-            int(second or 0), tzinfo=tz,
+            int(year),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=tz,
         )
     except ValueError:
         return None
@@ -384,9 +448,9 @@ def _header(root: etree._Element, title: str, r: _Renderer) -> datetime | None:
     if not author:
         org = _first(root, "h:author/h:assignedAuthor/h:representedOrganization/h:name")
         author = _text_of(org)
-    custodian = _text_of(_first(
-        root, "h:custodian/h:assignedCustodian/h:representedCustodianOrganization/h:name"
-    ))
+    custodian = _text_of(
+        _first(root, "h:custodian/h:assignedCustodian/h:representedCustodianOrganization/h:name")
+    )
     rows: list[tuple[str, str]] = []
     if moment is not None:
         digits = len(raw_ts.split(".")[0].split("+")[0].split("-")[0])

@@ -151,8 +151,8 @@ def _decode_text(data: bytes) -> tuple[str, str]:
             ) from None
     if any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_TEXT_CONTROLS for ch in text):
         raise UploadRefused(
-            "text_invalid", "Ce fichier texte contient des caractères de contrôle : il n'est pas "
-            "accepté."
+            "text_invalid",
+            "Ce fichier texte contient des caractères de contrôle : il n'est pas accepté.",
         )
     return text, charset
 
@@ -183,8 +183,11 @@ def sniff(data: bytes, filename: str, *, max_size: int = MAX_UPLOAD_BYTES) -> Sn
             raise _refuse_type("programme Windows")
         if _MARKUP_START.match(head):
             lowered = head.lower()
-            what = "image SVG" if b"<svg" in lowered else (
-                "page HTML" if b"<?xml" not in lowered[:64] else "document XML")
+            what = (
+                "image SVG"
+                if b"<svg" in lowered
+                else ("page HTML" if b"<?xml" not in lowered[:64] else "document XML")
+            )
             raise _refuse_type(what)
         if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{\\rtf"):
             if not data.startswith((b"{\\rtf", b"\xef\xbb\xbf{\\rtf")):
