@@ -106,8 +106,8 @@ class WebSettings:
     #: Send cookies with the Secure attribute. Turning it off is allowed only for a development
     #: front served over plain HTTP on the loopback interface.
     cookie_secure: bool = True
-    #: Largest request body accepted, in bytes (larger: 413).
-    max_body_bytes: int = 1024 * 1024
+    #: Largest request body accepted, in bytes (larger: 413): a 5 MB upload and its form.
+    max_body_bytes: int = 6 * 1024 * 1024
     #: Minutes a one-time login code stays valid, and wrong tries before it is void.
     login_code_minutes: int = 10
     login_code_attempts: int = 5

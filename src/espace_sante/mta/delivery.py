@@ -445,7 +445,10 @@ class Delivering:
             deposit_documents_sync(
                 session,
                 account_id=account_id,
-                documents=[_authored(doc.document, sender_id) for doc in rec.documents],
+                documents=[
+                    _from_message(_authored(doc.document, sender_id), p.message_id)
+                    for doc in rec.documents
+                ],
                 deposited_by=p.sender,
                 message_row_id=stored.row_id,
                 at=received_at,
@@ -556,6 +559,16 @@ def _authored(document: NewDocument, sender_id: str | None) -> NewDocument:
     if document.author_professional_id is not None or sender_id is None:
         return document
     return dataclasses.replace(document, author_professional_id=sender_id)
+
+
+def _from_message(document: NewDocument, message_id: str | None) -> NewDocument:
+    """The document with the Message-ID of the message it came with in its metadata (the record
+    pages link a document to its message, and back, through it)."""
+    if not message_id:
+        return document
+    return dataclasses.replace(
+        document, metadata={**document.metadata, "message_id": message_id[:998]}
+    )
 
 
 def _coded(value: xdm.CodedValue | None) -> str | None:

@@ -46,6 +46,8 @@ SECTION = Section(
         NavLink("Mes proches", "/proches"),
     ),
     home_card=documents_home_card,
+    static_dir=PACKAGE_DIR / "static",
+    stylesheets=("/static/portal.css",),
 )
 
 __all__ = ["PROTECTED_PREFIXES", "SECTION"]

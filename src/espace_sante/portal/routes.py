@@ -5,5 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from espace_sante.portal import dependants
+from espace_sante.portal.documents_forms import document_routes
 
 routes: list[BaseRoute] = [*dependants.routes]
+routes += document_routes()

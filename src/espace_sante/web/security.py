@@ -11,7 +11,8 @@ For each HTTP request it
 - sends an unauthenticated request for a protected path (the shell's ``/compte``, and the
   prefixes the sections reserve, e.g. ``/mail``) to the login page (or to the "session expired"
   notice when its session just ran out);
-- adds the Content-Security-Policy and the other security headers to every response, forbids
+- adds the Content-Security-Policy and the other security headers to every response (unless the
+  handler set that header itself, e.g. a page that frames a document), forbids
   caching of every page, and answers a French 500 page (no stack trace) on an unexpected error.
 """
 
@@ -112,7 +113,10 @@ class WebSecurityMiddleware:
                 ]
                 # A cookie the handler set (a new session) wins over our clearing of the old one.
                 set_by_handler = {_cookie_name(v) for k, v in headers if k.lower() == b"set-cookie"}
-                headers += SECURITY_HEADERS + [
+                # A security header the handler chose (a page framing a document, the document
+                # framed) wins over the default one.
+                own = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in own] + [
                     (k, v) for k, v in extra_headers if _cookie_name(v) not in set_by_handler
                 ]
                 if not static:

@@ -293,6 +293,16 @@ class ImapMailbox:
         responses = await self._run("SEARCH", "CHARSET", "UTF-8", *criteria, uid=True)
         return len(_numbers(responses, "SEARCH"))
 
+    async def uid_of_message_id(self, folder: str, message_id: str) -> int | None:
+        """The UID of the message of ``folder`` whose Message-ID header is ``message_id`` (the
+        newest if several), or None (``UID SEARCH HEADER Message-ID``)."""
+        await self.select(folder)
+        responses = await self._run(
+            "SEARCH", "CHARSET", "UTF-8", "HEADER", "Message-ID", imap_quote(message_id), uid=True
+        )
+        uids = _numbers(responses, "SEARCH")
+        return max(uids) if uids else None
+
     async def page(
         self, folder: str, page: int = 1, per_page: int = 20, criteria: list[str] | None = None
     ) -> MessagePage:

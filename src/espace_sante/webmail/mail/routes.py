@@ -357,6 +357,9 @@ async def _show_message(
         max_subject=MAX_SUBJECT_CHARS,
         move_targets=[(t, FOLDERS[t]) for t in MOVE_TARGETS if t != folder],
         notice=notice,
+        documents_href="/documents/du-message?" + urlencode({"mid": view.message_id})
+        if view.message_id
+        else "",
     )
 
 
@@ -365,6 +368,29 @@ async def message_page(request: Request) -> Response:
     if folder is None:
         return _error(request, "Ce dossier n'existe pas.", 404)
     return await _show_message(request, folder, int(request.path_params["uid"]))
+
+
+#: Longest Message-ID looked up by ``/mail/message`` (the header's own limit).
+MAX_MESSAGE_ID = 998
+
+
+async def message_by_id(request: Request) -> Response:
+    """``GET /mail/message?mid=<Message-ID>``: the inbox's message with that Message-ID (the
+    record pages link a document to the message it came with), or 404."""
+    mid = request.query_params.get("mid", "").strip()
+    if not 0 < len(mid) <= MAX_MESSAGE_ID or any(not 32 < ord(c) < 127 for c in mid):
+        return _error(request, "Ce message est introuvable.", 404)
+    account = _account(request)
+    try:
+        async with open_mailbox(_settings(request), account.account_id, account.address) as box:
+            uid = await box.uid_of_message_id("INBOX", mid)
+    except BadQuery:
+        return _error(request, "Ce message est introuvable.", 404)
+    except MailboxUnavailable as exc:
+        return _error(request, str(exc), 503)
+    if uid is None:
+        return _error(request, "Ce message est introuvable.", 404)
+    return RedirectResponse(f"/mail/dossiers/INBOX/{uid}", status_code=303)
 
 
 async def download_part(request: Request) -> Response:
@@ -489,6 +515,7 @@ async def reply_to_message(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/", conversations_page, name="mail:conversations"),
     Route("/dossiers", folders_page, name="mail:folders"),
+    Route("/message", message_by_id, name="mail:message_by_id"),
     Route("/dossiers/{folder}", folder_page, name="mail:folder"),
     Route("/dossiers/{folder}/{uid:int}", message_page, name="mail:message"),
     Route(
