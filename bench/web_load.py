@@ -67,17 +67,116 @@ AUTHORS = ("Jean DUPONT", "Marie MARTIN", "Paul DURAND", "Claire PETIT", "Luc BE
 # -- the servers (entry points of the child processes) ------------------------------------------
 
 
-def serve_site(env: dict[str, str], profile: Path | None) -> None:
-    """``--serve``: the whole site on ``ESPACE_WEB_PORT`` until SIGTERM (optionally profiled)."""
+class Tracer:
+    """``--trace``: in the server process, per kind of page, the time from the request to the
+    end of its response, the SQL statements' time (each including aiosqlite's thread hop) and
+    the SQLite write gate's wait and hold (``storage.engine``'s single writer)."""
+
+    def __init__(self) -> None:
+        import weakref
+
+        self.of_task: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        self.times: dict[str, dict[str, list[float]]] = {}
+
+    def kind(self) -> str:
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            task = None
+        return self.of_task.get(task, "other") if task is not None else "thread"
+
+    def add(self, kind: str, what: str, seconds: float) -> None:
+        self.times.setdefault(kind, {}).setdefault(what, []).append(seconds * 1000)
+
+    def wrap(self, app: Any) -> Any:
+        async def traced(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            path = scope["path"]
+            kind = "other"
+            if path == "/documents":
+                kind = "list2" if b"page=" in scope["query_string"] else "list"
+            elif path.startswith("/documents/"):
+                kind = "document"
+            task = asyncio.current_task()
+            self.of_task[task] = kind
+            started = time.perf_counter()
+            try:
+                await app(scope, receive, send)
+            finally:
+                self.add(kind, "request", time.perf_counter() - started)
+
+        return traced
+
+    def install(self, engine: Any) -> None:
+        from contextlib import asynccontextmanager
+
+        from sqlalchemy import event
+
+        from espace_sante.storage import engine as engine_module
+
+        tracer = self
+        original = engine_module._WriteGate.held
+
+        @asynccontextmanager
+        async def held(gate: Any) -> Any:
+            kind, asked = tracer.kind(), time.perf_counter()
+            async with original(gate):
+                got = time.perf_counter()
+                tracer.add(kind, "gate_wait", got - asked)
+                try:
+                    yield
+                finally:
+                    tracer.add(kind, "gate_hold", time.perf_counter() - got)
+
+        engine_module._WriteGate.held = held  # type: ignore[method-assign]
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            conn.info.setdefault("bench_started", []).append(time.perf_counter())
+
+        @event.listens_for(engine.sync_engine, "after_cursor_execute")
+        def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            started = conn.info["bench_started"].pop()
+            tracer.add(tracer.kind(), "sql", time.perf_counter() - started)
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        requests_of = {k: len(v.get("request", [])) for k, v in self.times.items()}
+        for kind, measures in sorted(self.times.items()):
+            n = max(1, requests_of.get(kind, 0))
+            row: dict[str, Any] = {"requests": requests_of.get(kind, 0)}
+            for what, values in sorted(measures.items()):
+                ordered = sorted(values)
+                row[what] = {
+                    "count_per_request": round(len(values) / n, 2),
+                    "ms_per_request": round(sum(values) / n, 2),
+                    "p50_ms": round(ordered[len(ordered) // 2], 2),
+                    "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
+                }
+            out[kind] = row
+        return out
+
+
+def serve_site(env: dict[str, str], profile: Path | None, trace: Path | None) -> None:
+    """``--serve``: the whole site on ``ESPACE_WEB_PORT`` until SIGTERM (optionally profiled or
+    traced)."""
     from espace_sante.cli.webapp import create_app
     from espace_sante.config import load_settings
     from espace_sante.storage.runtime import Storage
     from espace_sante.web.serve import WebListener
 
+    tracer = Tracer() if trace is not None else None
+
     async def run() -> None:
         settings = load_settings(None, env)
         storage = Storage.open(settings)
-        listener = WebListener(settings, storage, create_app(settings, storage))
+        app: Any = create_app(settings, storage)
+        if tracer is not None:
+            tracer.install(storage.engine)
+            app = tracer.wrap(app)
+        listener = WebListener(settings, storage, app)
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await listener.start()
@@ -85,18 +184,22 @@ def serve_site(env: dict[str, str], profile: Path | None) -> None:
         await listener.stop()
         await storage.close()
 
-    if profile is None:
-        asyncio.run(run())
-        return
-    import cProfile
-
-    profiler = cProfile.Profile()
-    profiler.enable()
     try:
-        asyncio.run(run())
+        if profile is None:
+            asyncio.run(run())
+            return
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        try:
+            asyncio.run(run())
+        finally:
+            profiler.disable()
+            profiler.dump_stats(profile)
     finally:
-        profiler.disable()
-        profiler.dump_stats(profile)
+        if tracer is not None and trace is not None:
+            trace.write_text(json.dumps(tracer.summary(), indent=2))
 
 
 def serve_floor(port: int, size: int) -> None:
@@ -512,6 +615,22 @@ def git_commit() -> str:
     return done.stdout.strip()
 
 
+def print_trace(trace: dict[str, Any]) -> dict[str, Any]:
+    print("\nserver side, per request (ms): total; SQL statements (count, time); write gate (count,"
+          " wait, hold)")  # fmt: skip
+    for kind, row in trace.items():
+        parts = [f"{kind:9} {row['requests']:>5} requests"]
+        for what in ("request", "sql", "gate_wait", "gate_hold"):
+            m = row.get(what)
+            if m:
+                parts.append(
+                    f"{what} x{m['count_per_request']} {m['ms_per_request']} ms "
+                    f"(p50 {m['p50_ms']}, p99 {m['p99_ms']})"
+                )
+        print("  " + "; ".join(parts))
+    return trace
+
+
 def print_profile(path: Path, limit: int = 30) -> list[str]:
     import io
     import pstats
@@ -535,15 +654,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server (asyncpg URL)")
     parser.add_argument("--profile", action="store_true", help="cProfile our server process")
     parser.add_argument("--explain", action="store_true", help="the list's query plans")
+    parser.add_argument(
+        "--trace", action="store_true", help="server-side time per page: SQL, write gate"
+    )
+    parser.add_argument(
+        "--solo", type=int, default=20, help="rounds of one client alone, per record size"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--serve", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
     parser.add_argument("--serve-profile", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-trace", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--floor", nargs=2, type=int, metavar=("PORT", "SIZE"),
                         help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args(argv)
 
     if args.serve:
-        serve_site(dict(os.environ), args.serve_profile)
+        serve_site(dict(os.environ), args.serve_profile, args.serve_trace)
         return 0
     if args.floor:
         serve_floor(*args.floor)
@@ -607,28 +733,60 @@ def main(argv: list[str] | None = None) -> int:
 
         command = [sys.executable, str(Path(__file__).resolve()), "--serve", str(root), str(port)]
         profile = root / "server.prof"
-        if args.profile:
+        if args.profile:  # cProfile slows the server down: its figures are not comparable
             command += ["--serve-profile", str(profile)]
+            report["profiled"] = True
+        trace = root / "trace.json"
+        if args.trace:
+            command += ["--serve-trace", str(trace)]
         ours = subprocess.Popen(command, env=env, cwd=ROOT)
         wait_port(port, ours, "the site")
-        run = asyncio.run(run_ours(port, patients, args.iterations, args.warmup))
-        # the floor's page is as large as our list page
+        # the floor's page is as large as our list page; it is measured just before and just
+        # after ours (the machine is shared: its load moves), and the two runs pooled
         size = asyncio.run(_page_size(port, patients[1]))
-        stop(ours)
-        ours = None
         floor = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--floor", str(floor_port), str(size)],
             env=env, cwd=ROOT,
         )  # fmt: skip
         wait_port(floor_port, floor, "the floor")
-        per_client = args.iterations * 3
-        floor_run = asyncio.run(run_floor(floor_port, args.clients, per_client, args.warmup * 3))
+        per_client, floor_warmup = args.iterations * 3 // 2, args.warmup * 3
+        before = asyncio.run(run_floor(floor_port, args.clients, per_client, floor_warmup))
+        run = asyncio.run(run_ours(port, patients, args.iterations, args.warmup))
+        after = asyncio.run(run_floor(floor_port, args.clients, per_client, floor_warmup))
+        # one client alone (no concurrency): the service time of each page
+        solo: dict[str, Any] = {}
+        if args.solo:
+            for who, patient in (("10,000-doc", patients[0]), ("20-doc", patients[1])):
+                alone = asyncio.run(run_ours(port, [patient], args.solo, 1))
+                for name, kinds in (("list", ("list", "list2")), ("document", ("pdf", "cda"))):
+                    chosen = [x for x in alone.samples if x.kind in kinds]
+                    solo[f"{name}/{who}"] = figures(chosen, alone.elapsed)
+            alone = asyncio.run(run_floor(floor_port, 1, args.solo * 3, 3))
+            solo["floor"] = figures(alone.samples, alone.elapsed)
+        report["one_client"] = solo
+        stop(ours)
+        ours = None
         stop(floor)
         floor = None
+        floor_run = Run(
+            before.samples + after.samples, before.errors + after.errors,
+            before.elapsed + after.elapsed,
+        )  # fmt: skip
         report["floor_page_bytes"] = size
+        report["floor_before"] = figures(before.samples, before.elapsed)
+        report["floor_after"] = figures(after.samples, after.elapsed)
         code = report_figures(report, run, floor_run)
+        if solo:
+            print("\none client alone (no concurrency), ms:")
+            for key, f in solo.items():
+                print(f"  {key:22} {f['requests']:>4} requests, {f['errors']} errors: "
+                      f"p50 {f['p50_ms']}, p90 {f['p90_ms']}, p99 {f['p99_ms']}")  # fmt: skip
+            if any(f["errors"] for f in solo.values()):
+                code = 1
         if args.profile:
             report["profile_top"] = print_profile(profile)
+        if args.trace:
+            report["server_trace"] = print_trace(json.loads(trace.read_text()))
     finally:
         stop(ours)
         stop(floor)
@@ -689,6 +847,11 @@ def report_figures(report: dict[str, Any], run: Run, floor_run: Run) -> int:
         f"{'floor (bare Starlette)':22} {'':9} {floor['requests']:>8} {floor['errors']:>6} "
         f"{floor['p50_ms']:>7} {floor['p90_ms']:>7} {floor['p99_ms']:>7} {floor['req_per_s']:>7}"
     )
+    for name in ("floor_before", "floor_after"):
+        f = report.get(name)
+        if f:
+            print(f"  {name.replace('_', ' ')}: p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms, "
+                  f"{f['req_per_s']} req/s")  # fmt: skip
     report["ratios_to_floor"] = ratios
     worst = max(results[k]["p99_ms"] for k in ("list/all", "list/big", "document/all"))
     met = worst < AIM_P99_MS
