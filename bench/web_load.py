@@ -409,6 +409,54 @@ async def explain_list(env: dict[str, str], patient: Patient) -> dict[str, Any]:
     return out
 
 
+async def profile_pages(env: dict[str, str], patient: Patient, rounds: int) -> dict[str, str]:
+    """``--pyinstrument``: the site in this process (httpx over ASGI, no socket, no
+    concurrency), ``rounds`` sequential requests of each page for ``patient`` under pyinstrument
+    (async mode: the awaits of each request are charged to it). Returns the text reports."""
+    import httpx
+    from markupsafe import escape
+    from pyinstrument import Profiler
+
+    from espace_sante.cli.webapp import create_app
+    from espace_sante.config import load_settings
+    from espace_sante.storage.runtime import Storage
+    from espace_sante.web import cookies
+
+    settings = load_settings(None, env)
+    storage = Storage.open(settings)
+    app = create_app(settings, storage)
+    jar = {cookies.SESSION: patient.token, cookies.PRE_SESSION: "bench" + "p" * 27}
+    pdf = next(d for d in patient.documents if d[2] == "pdf")
+    cda = next(d for d in patient.documents if d[2] == "cda")
+    pages = {
+        "list": ("/documents", LIST_TITLE),
+        "document_pdf": (f"/documents/{pdf[0]}", str(escape(pdf[1]))),
+        "document_cda": (f"/documents/{cda[0]}", str(escape(cda[1]))),
+    }
+    out: dict[str, str] = {}
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))  # type: ignore[arg-type]
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1", cookies=jar
+        ) as client:
+            for name, (path, expect) in pages.items():
+                for _ in range(3):  # warm-up
+                    await client.get(path)
+                profiler = Profiler(async_mode="enabled", interval=0.0005)
+                started = time.perf_counter()
+                with profiler:
+                    for _ in range(rounds):
+                        response = await client.get(path)
+                        assert response.status_code == 200 and expect in response.text, path
+                each = (time.perf_counter() - started) * 1000 / rounds
+                text = profiler.output_text(unicode=True, color=False, show_all=False)
+                out[name] = f"{name}: {each:.1f} ms per request (profiled)\n{text}"
+                print(out[name])
+    finally:
+        await storage.close()
+    return out
+
+
 # -- the load -----------------------------------------------------------------------------------
 
 
@@ -660,6 +708,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--solo", type=int, default=20, help="rounds of one client alone, per record size"
     )
+    parser.add_argument(
+        "--pyinstrument", type=int, default=0, metavar="N",
+        help="profile N sequential requests of each page in process, for the big record",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path)
     parser.add_argument("--serve", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
     parser.add_argument("--serve-profile", type=Path, help=argparse.SUPPRESS)
@@ -731,6 +783,10 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"      {line}")
             print(f"  list_documents in process (ms): {report['explain_big_list']['calls_ms']}")
 
+        if args.pyinstrument:
+            report["pyinstrument"] = asyncio.run(
+                profile_pages(env, patients[0], args.pyinstrument)
+            )
         command = [sys.executable, str(Path(__file__).resolve()), "--serve", str(root), str(port)]
         profile = root / "server.prof"
         if args.profile:  # cProfile slows the server down: its figures are not comparable
