@@ -508,8 +508,20 @@ async def _get(
             run.errors.append(f"{kind} {path}: {problem}")
 
 
+async def think(rng: random.Random, mean: float) -> None:
+    """A patient's pause between two pages (uniform around ``mean`` seconds; 0: none)."""
+    if mean > 0:
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * mean)
+
+
 async def ours_client(
-    port: int, patient: Patient, iterations: int, warmup: int, run: Run, start: Gate
+    port: int,
+    patient: Patient,
+    iterations: int,
+    warmup: int,
+    run: Run,
+    start: Gate,
+    pause: float = 0.0,
 ) -> None:
     from markupsafe import escape
 
@@ -526,17 +538,24 @@ async def ours_client(
             measured = run if i >= warmup else None
             big = patient.big
             await _get(client, measured, "/documents", "list", big, [LIST_TITLE, total])
+            await think(rng, pause)
             await _get(client, measured, "/documents?page=2", "list2", big, [LIST_TITLE, total])
+            await think(rng, pause)
             doc_id, title, kind = rng.choice(by_kind["pdf" if i % 2 == 0 else "cda"])
             await _get(client, measured, f"/documents/{doc_id}", kind, big, [str(escape(title))])
+            await think(rng, pause)
 
 
-async def floor_client(port: int, requests: int, warmup: int, run: Run, start: Gate) -> None:
+async def floor_client(
+    port: int, requests: int, warmup: int, run: Run, start: Gate, pause: float = 0.0
+) -> None:
+    rng = random.Random(id(run) + requests)
     async with _client(port, {}) as client:
         for i in range(warmup + requests):
             if i == warmup:
                 await start.wait()
             await _get(client, run if i >= warmup else None, "/page", "floor", False, [LIST_TITLE])
+            await think(rng, pause)
 
 
 class Gate:
@@ -563,17 +582,19 @@ async def measure(clients: list[Any], gate: Gate, run: Run) -> Run:
     return run
 
 
-async def run_ours(port: int, patients: list[Patient], iterations: int, warmup: int) -> Run:
+async def run_ours(
+    port: int, patients: list[Patient], iterations: int, warmup: int, pause: float = 0.0
+) -> Run:
     run, gate = Run(), Gate(len(patients))
     return await measure(
-        [ours_client(port, p, iterations, warmup, run, gate) for p in patients], gate, run
+        [ours_client(port, p, iterations, warmup, run, gate, pause) for p in patients], gate, run
     )
 
 
-async def run_floor(port: int, clients: int, requests: int, warmup: int) -> Run:
+async def run_floor(port: int, clients: int, requests: int, warmup: int, pause: float = 0.0) -> Run:
     run, gate = Run(), Gate(clients)
     return await measure(
-        [floor_client(port, requests, warmup, run, gate) for _ in range(clients)], gate, run
+        [floor_client(port, requests, warmup, run, gate, pause) for _ in range(clients)], gate, run
     )
 
 
@@ -697,6 +718,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=50, help="concurrent patients")
     parser.add_argument("--iterations", type=int, default=20, help="rounds per client")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured rounds per client")
+    parser.add_argument(
+        "--think", type=float, default=0.0, metavar="MS",
+        help="mean pause of a client between two requests (default 0: back to back)",
+    )  # fmt: skip
     parser.add_argument("--documents", type=int, default=20, help="documents per patient")
     parser.add_argument("--big", type=int, default=10_000, help="documents of the big record")
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server (asyncpg URL)")
@@ -759,6 +784,7 @@ def main(argv: list[str] | None = None) -> int:
         "clients": args.clients,
         "iterations": args.iterations,
         "warmup": args.warmup,
+        "think_ms": args.think,
         "documents_per_patient": args.documents,
         "big_record_documents": args.big,
         "aim_p99_ms": AIM_P99_MS,
@@ -784,9 +810,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  list_documents in process (ms): {report['explain_big_list']['calls_ms']}")
 
         if args.pyinstrument:
-            report["pyinstrument"] = asyncio.run(
-                profile_pages(env, patients[0], args.pyinstrument)
-            )
+            report["pyinstrument"] = asyncio.run(profile_pages(env, patients[0], args.pyinstrument))
         command = [sys.executable, str(Path(__file__).resolve()), "--serve", str(root), str(port)]
         profile = root / "server.prof"
         if args.profile:  # cProfile slows the server down: its figures are not comparable
@@ -806,9 +830,12 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         wait_port(floor_port, floor, "the floor")
         per_client, floor_warmup = args.iterations * 3 // 2, args.warmup * 3
-        before = asyncio.run(run_floor(floor_port, args.clients, per_client, floor_warmup))
-        run = asyncio.run(run_ours(port, patients, args.iterations, args.warmup))
-        after = asyncio.run(run_floor(floor_port, args.clients, per_client, floor_warmup))
+        pause = args.think / 1000
+        report["load_before"] = os.getloadavg()
+        before = asyncio.run(run_floor(floor_port, args.clients, per_client, floor_warmup, pause))
+        run = asyncio.run(run_ours(port, patients, args.iterations, args.warmup, pause))
+        after = asyncio.run(run_floor(floor_port, args.clients, per_client, floor_warmup, pause))
+        report["load_after"] = os.getloadavg()
         # one client alone (no concurrency): the service time of each page
         solo: dict[str, Any] = {}
         if args.solo:
