@@ -170,6 +170,7 @@ async def test_a_pdf_is_framed_with_its_own_policies(world: Portal) -> None:
     assert shown.headers.get_list("x-frame-options") == ["SAMEORIGIN"]
     (content_csp,) = shown.headers.get_list("content-security-policy")
     assert "frame-ancestors 'self'" in content_csp and "default-src 'none'" in content_csp
+    assert content_csp.startswith("sandbox;")
     assert shown.headers["x-content-type-options"] == "nosniff"
     disposition = shown.headers["content-disposition"]
     assert disposition.startswith("inline; ")
