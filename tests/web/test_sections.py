@@ -26,6 +26,8 @@ def test_the_site_is_the_shell_with_webmail_and_portal() -> None:
     assert portal.SECTION.home_card is not None and webmail.SECTION.home_card is not None
     assert [link.href for link in webmail.SECTION.nav] == ["/mail/"]
     assert "/documents" in [link.href for link in portal.SECTION.nav]
+    assert "/documents" in [getattr(r, "path", "") for r in portal.SECTION.routes]
+    assert "/accueil" in portal.SECTION.protected_prefixes
 
 
 async def test_every_sections_prefix_needs_a_login(web: Web) -> None:

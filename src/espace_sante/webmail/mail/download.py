@@ -101,6 +101,6 @@ def download_headers(name: str) -> dict[str, str]:
         "Content-Disposition": content_disposition(name),
         "X-Content-Type-Options": "nosniff",
         # if a browser ever showed it anyway: no script, no plugin, no request, own origin
-        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Content-Security-Policy": "default-src 'none'; sandbox; frame-ancestors 'none'",
         "Cache-Control": "no-store",
     }
