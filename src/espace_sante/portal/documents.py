@@ -141,7 +141,10 @@ async def show_document(
     now = now_of(request)
     storage = storage_of(request)
     rendered: dict[str, Any] = {"kind": "none"}
-    async with transaction(storage.sessions) as db:
+    # The holder's metadata reads write nothing: a read session, so the page does not queue
+    # behind SQLite's single writer. Only a content read (audited) takes a write transaction,
+    # and the CDA is rendered after it committed.
+    async with storage.sessions() as db:
         outcome = await get_document(
             db, caller, space.account_id, document_id, operation=Operation.METADATA, now=now
         )
@@ -149,31 +152,33 @@ async def show_document(
         if not outcome.allowed or row is None or row.account_id != space.account_id:
             return not_found(request)
         chain = await version_chain(db, caller, space.account_id, document_id, now=now)
-        kind = rendering_kind(row.mime_type)
-        rendered["kind"] = kind
-        if kind in ("text", "maybe_cda"):
-            read = await read_content(
-                db, storage, caller, space.account_id, document_id,
-                operation=Operation.VIEW, now=now,
-            )  # fmt: skip
-            data = read.content if read.allowed and read.content is not None else b""
-            if looks_like_cda(data, row.mime_type):
-                rendered["kind"] = "cda"
-                try:
-                    cda = render_cda(data)
-                except CdaRenderError as exc:
-                    rendered["error"] = exc.message_fr
-                else:
-                    rendered["html"] = cda.html
-                    rendered["warnings"] = list(cda.warnings)
-            elif kind == "text":
-                rendered["text"] = decode_text(data)[0]
-            else:
-                rendered["kind"] = "none"
         person = space.person.account_id
         doc = details(row, person)
         older = [summary(r, person) for r in chain.older]
         newer = [summary(r, person) for r in chain.newer]
+        kind = rendering_kind(row.mime_type)
+        mime_type = row.mime_type
+    rendered["kind"] = kind
+    if kind in ("text", "maybe_cda"):
+        async with transaction(storage.sessions) as db:
+            read = await read_content(
+                db, storage, caller, space.account_id, document_id,
+                operation=Operation.VIEW, now=now,
+            )  # fmt: skip
+        data = read.content if read.allowed and read.content is not None else b""
+        if looks_like_cda(data, mime_type):
+            rendered["kind"] = "cda"
+            try:
+                cda = render_cda(data)
+            except CdaRenderError as exc:
+                rendered["error"] = exc.message_fr
+            else:
+                rendered["html"] = cda.html
+                rendered["warnings"] = list(cda.warnings)
+        elif kind == "text":
+            rendered["text"] = decode_text(data)[0]
+        else:
+            rendered["kind"] = "none"
     headers = {"Content-Security-Policy": FRAMING_CSP} if rendered["kind"] == "pdf" else None
     return render(
         request,

@@ -8,7 +8,6 @@ from starlette.requests import Request
 from espace_sante.portal.actors import caller_for, space_of
 from espace_sante.records.codes import category_by_key
 from espace_sante.records.documents import DocumentQuery, list_documents
-from espace_sante.storage.engine import transaction
 from espace_sante.web.templating import render_fragment
 
 #: How many documents the card lists.
@@ -18,7 +17,7 @@ LATEST = 5
 async def documents_home_card(request: Request) -> Markup:
     space = space_of(request)
     storage = request.app.state.storage
-    async with transaction(storage.sessions) as db:
+    async with storage.sessions() as db:  # a holder's list writes nothing
         page = await list_documents(
             db,
             caller_for(request),
