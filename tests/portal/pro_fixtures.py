@@ -8,6 +8,7 @@ test modules import what they use.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -89,6 +90,12 @@ class Site:
     async def logout(self) -> None:
         await self.post("/deconnexion", {}, form_page="/compte")
         self.client.cookies.clear()
+
+
+def text_of(page: str) -> str:
+    """The page's visible text, one space between words."""
+    body = re.sub(r"<[^>]+>", " ", page)
+    return " ".join(html.unescape(body).split())
 
 
 def _last_sms_code(settings: Settings) -> str:

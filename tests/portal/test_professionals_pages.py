@@ -4,9 +4,6 @@ effect on the professionals' reads at the records level; refusals and hostile in
 
 from __future__ import annotations
 
-import html
-import re
-
 import pytest
 
 from espace_sante.records.access import get_document
@@ -23,15 +20,10 @@ from portal.pro_fixtures import (
     clock,
     pro,
     site,
+    text_of,
 )
 
 __all__ = ["backend", "clock", "site"]  # fixtures
-
-
-def text_of(page: str) -> str:
-    """The page's visible text, one space between words."""
-    body = re.sub(r"<[^>]+>", " ", page)
-    return " ".join(html.unescape(body).split())
 
 
 async def reads(site: Site, pid: str, doc: int, profession: str = "10") -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -81,6 +81,7 @@ async def search_people(
     limit = max(0, min(limit, SEARCH_LIMIT))
     if not text or not limit:
         return []
+    where: ColumnElement[bool]
     if text.isascii() and text.isdigit():
         where = Professional.national_id.like(_like_escaped(text) + "%", escape="\\")
     else:
