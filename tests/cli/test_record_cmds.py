@@ -143,3 +143,49 @@ def test_upload_and_documents(
     bad = cli("upload", address, str(note), "--title", "X", "--category", "nope")
     assert bad.exit_code == 2
     assert len(cli("documents", address).output.splitlines()) == 2
+
+
+async def _audit_count(settings: Settings) -> int:
+    from sqlalchemy import func, select
+
+    from espace_sante.storage.schema import AuditEntry, Document
+
+    storage = Storage.open(settings)
+    try:
+        async with storage.sessions() as s:
+            entries = (await s.execute(select(func.count()).select_from(AuditEntry))).scalar_one()
+            docs = (await s.execute(select(func.count()).select_from(Document))).scalar_one()
+        return int(entries) * 1000 + int(docs)
+    finally:
+        await storage.close()
+
+
+def test_the_demo_record_shows_every_journey_and_is_seeded_once(settings: Settings) -> None:
+    cli = Cli(settings)
+    first = cli.runner.invoke(main, ["demo"], catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert "/documents, /professionnels and /urgence" in first.output
+    address = next(
+        line.split()[-1] for line in first.output.splitlines() if line.startswith("patient Marie")
+    )
+    docs = [line.split("\t") for line in cli("documents", address).output.splitlines()]
+    categories = {d[1] for d in docs}
+    assert {"biologie", "vaccination", "comptes_rendus", "imagerie"} <= categories
+    assert any(d[2] == "MASQUE_PS" for d in docs)
+    titles = [d[4] for d in docs]
+    assert "Compte rendu d'examens de biologie médicale (complément)" not in titles  # hidden
+    pros = {
+        line.split("\t")[0]: line.split("\t")
+        for line in cli("professionals", address).output.splitlines()
+    }
+    assert pros["810000000001"][3] == "attending physician"
+    assert pros["810000000002"][3] == "authorised (consultation)"
+    assert pros["810000000002"][4].startswith("last access ")
+    assert pros["810000000003"][3] == "blocked"
+    before = asyncio.run(_audit_count(settings))
+    second = cli.runner.invoke(main, ["demo"], catch_exceptions=False)
+    assert second.exit_code == 0, second.output
+    assert "document(s) added" not in second.output
+    assert asyncio.run(_audit_count(settings)) == before  # nothing added, nothing audited
+    verify = cli.runner.invoke(main, ["audit", "verify"], catch_exceptions=False)
+    assert verify.exit_code == 0, verify.output
