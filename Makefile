@@ -9,6 +9,8 @@ export ESPACE_DATA_DIR ?= ./var
 # driven by Playwright through executable_path: Playwright's own browser download is not used).
 TEST_DEBS = swaks dovecot-imapd postfix isync curl mutt chromium
 TEST_CMDS = swaks dovecot postfix mbsync curl mutt chromium
+# pytest-xdist workers: one per core of these 2-core machines
+TEST_WORKERS ?= 2
 
 .PHONY: run install install-test system-deps init demo serve test lint bench clean
 
@@ -55,7 +57,7 @@ system-deps:
 
 ## Install what the tests need and run the whole suite, on SQLite and on PostgreSQL.
 test: install-test system-deps
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15 -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check src tests bench

@@ -91,7 +91,7 @@ class Web:
         assert first.status_code == 303, first.text
         assert first.headers["location"].startswith("/connexion/code")
         done = await self.post("/connexion/code", {"code": self.last_sms_code()})
-        assert done.status_code == 303 and done.headers["location"] == "/mail/", done.text
+        assert done.status_code == 303 and done.headers["location"] == "/accueil", done.text
         return done
 
 

@@ -77,7 +77,7 @@ async def test_activation_sets_password_and_contacts_then_login_with_sms_code(we
     assert "par SMS" in code_page.text
     assert PHONE in (web.settings.sms_file.read_text())
     done = await web.post("/connexion/code", {"code": web.last_sms_code()})
-    assert done.status_code == 303 and done.headers["location"] == "/mail/"
+    assert done.status_code == 303 and done.headers["location"] == "/accueil"
     account_page = await web.client.get("/compte")
     assert account_page.status_code == 200
     assert patient.address in account_page.text and "Se déconnecter" in account_page.text
@@ -123,7 +123,7 @@ async def test_email_code_is_queued_as_a_french_mail_from_the_postmaster(web: We
     assert code and "valable 10 minutes" in body
     assert not web.settings.sms_file.exists()
     done = await web.post("/connexion/code", {"code": code.group(1)})
-    assert done.headers["location"] == "/mail/"
+    assert done.headers["location"] == "/accueil"
 
 
 async def test_logout_ends_the_session_on_the_server(web: Web) -> None:

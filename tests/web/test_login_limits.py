@@ -109,7 +109,7 @@ async def test_login_code_cannot_be_reused(web: Web) -> None:
         return
     reuse = await web.post("/connexion/code", {"code": used})
     assert reuse.status_code == 400 and "Code incorrect" in reuse.text
-    assert (await web.post("/connexion/code", {"code": fresh})).headers["location"] == "/mail/"
+    assert (await web.post("/connexion/code", {"code": fresh})).headers["location"] == "/accueil"
 
 
 async def test_too_many_wrong_codes_void_the_code(web: Web) -> None:
@@ -215,7 +215,7 @@ async def test_resend_sends_a_new_code_voids_the_old_and_is_bounded(web: Web) ->
     assert fourth.status_code == 429 and "trop de codes" in fourth.text
     assert len(read_sms_file(web.settings.sms_file)) == 3
     done = await web.post("/connexion/code", {"code": web.last_sms_code()})
-    assert done.headers["location"] == "/mail/"
+    assert done.headers["location"] == "/accueil"
 
 
 async def test_resend_needs_a_pending_session(web: Web) -> None:

@@ -22,8 +22,10 @@ from web.conftest import Clock, Web, activate, make_client
 def test_the_site_is_the_shell_with_webmail_and_portal() -> None:
     assert SECTIONS == (webmail.SECTION, portal.SECTION)
     assert webmail.SECTION.mount == "/mail" and webmail.SECTION.protected_prefixes == ("/mail",)
-    assert portal.SECTION.mount is None and portal.SECTION.routes == []
-    assert "/accueil" in portal.SECTION.protected_prefixes
+    assert portal.SECTION.mount is None and portal.SECTION.routes
+    assert portal.SECTION.home_card is not None and webmail.SECTION.home_card is not None
+    assert [link.href for link in webmail.SECTION.nav] == ["/mail/"]
+    assert "/documents" in [link.href for link in portal.SECTION.nav]
 
 
 async def test_every_sections_prefix_needs_a_login(web: Web) -> None:

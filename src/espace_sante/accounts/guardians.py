@@ -179,3 +179,50 @@ async def guardians_in_force(
             today,
         )  # fmt: skip
     ]
+
+
+async def dependants_in_force(
+    session: AsyncSession, guardian_id: int, today: date | None = None
+) -> list[Account]:
+    """The dependants whose space ``guardian_id`` may open today (the switch of the web pages:
+    it disappears at the dependant's majority, on revocation, or when a space is not active)."""
+    today = today or datetime.now(UTC).date()
+    guardian = await session.get(Account, guardian_id)
+    if guardian is None:
+        return []
+    rows = (
+        await session.execute(
+            select(Guardianship, Account, Patient.birth_date)
+            .join(Account, Account.id == Guardianship.account_id)
+            .join(Patient, Patient.account_id == Guardianship.account_id)
+            .where(Guardianship.guardian_account_id == guardian_id)
+            .order_by(Account.display_name, Account.id)
+        )
+    ).all()
+    return [
+        dependant
+        for row, dependant, birth in rows
+        if dependant.status == "active"
+        and may_act(
+            GuardianshipFacts(
+                birth, row.ends_on, row.revoked_at is not None, guardian.status == "active"
+            ),
+            today,
+        )  # fmt: skip
+    ]
+
+
+async def dependant_in_force(
+    session: AsyncSession, guardian_id: int, dependant_id: int, today: date | None = None
+) -> Account | None:
+    """The dependant's account when ``guardian_id`` may act for it today, else None."""
+    guardian = await session.get(Account, guardian_id)
+    dependant = await session.get(Account, dependant_id)
+    if guardian is None or dependant is None:
+        return None
+    return await may_act_for(session, guardian, dependant.address, today)
+
+
+async def birth_date_of(session: AsyncSession, account_id: int) -> date | None:
+    """A patient's date of birth (the majority ends a guardian's access)."""
+    return await _birth_date(session, account_id)

@@ -44,6 +44,8 @@ class ActiveSession:
     display_name: str
     stage: str
     token: str
+    #: The dependant whose space the guardian switched to (checked again on every request).
+    acting_for: int | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,13 @@ async def lookup(
         row.end_reason = reason
         return Lookup(None, expired=reason, ended=(row.account_id, account.address))
     active = ActiveSession(
-        row.id, row.account_id, account.address, account.display_name, row.stage, token
+        row.id,
+        row.account_id,
+        account.address,
+        account.display_name,
+        row.stage,
+        token,
+        row.acting_for_account_id,
     )
     if now - _aware(row.last_seen_at) >= TOUCH_EVERY:
         if not write:
@@ -170,6 +178,15 @@ async def promote(db: AsyncSession, session_id: int, stage: str, *, now: datetim
     row.created_at = now
     row.last_seen_at = now
     return token
+
+
+async def set_acting_for(db: AsyncSession, session_id: int, dependant_id: int | None) -> None:
+    """Switch the session to a dependant's space (or back to its own with None). The caller has
+    checked the guardianship (``accounts.guardians``); the web checks it again on each request."""
+    row = await db.get(WebSession, session_id, with_for_update=True)
+    if row is None or row.ended_at is not None:
+        raise ValueError("no such live session")
+    row.acting_for_account_id = dependant_id
 
 
 async def end(db: AsyncSession, session_id: int, reason: str, *, now: datetime) -> None:

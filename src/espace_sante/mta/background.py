@@ -1,6 +1,7 @@
-"""The periodic work of a worker process: notices whose batching window has passed, and read
-receipts that became due. Several workers may run it at once (rows are claimed in
-transactions), and a failure is logged without content and retried at the next round."""
+"""The periodic work of a worker process: notices whose batching window has passed, read
+receipts that became due, and queued SMS notices. Several workers may run it at once (rows are
+claimed in transactions), and a failure is logged without content and retried at the next
+round."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import contextlib
 import logging
 
 from espace_sante import notify
+from espace_sante.accounts.sms import SmsGateway, gateway_from_settings
 from espace_sante.mailbox.imap.errors import log_failure
 from espace_sante.mta.receipts import dispatch_due_receipts
 from espace_sante.storage.runtime import Storage
@@ -17,10 +19,11 @@ log = logging.getLogger(__name__)
 
 
 class PeriodicWork:
-    """Runs every ``notify.poll_seconds``: notices, then read receipts."""
+    """Runs every ``notify.poll_seconds``: notices, read receipts, then SMS notices."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, sms: SmsGateway | None = None) -> None:
         self.storage = storage
+        self.sms = sms or gateway_from_settings(storage.settings)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -30,8 +33,11 @@ class PeriodicWork:
         """(notices queued, receipts queued) of one round."""
         notices = await notify.dispatch_due(self.storage)
         receipts = await dispatch_due_receipts(self.storage)
-        if notices or receipts:
-            log.info("queued %d notice(s) and %d read receipt(s)", notices, receipts)
+        sms = await notify.send_queued_sms(self.storage, self.sms)
+        if notices or receipts or sms:
+            log.info(
+                "queued %d notice(s) and %d read receipt(s), sent %d SMS", notices, receipts, sms
+            )
         return notices, receipts
 
     async def _loop(self) -> None:

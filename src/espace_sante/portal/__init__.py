@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from espace_sante.portal.home import documents_home_card
 from espace_sante.portal.routes import routes
-from espace_sante.web.app import Section
+from espace_sante.web.app import NavLink, Section
 
 PACKAGE_DIR = Path(__file__).parent
 
@@ -36,6 +37,15 @@ SECTION = Section(
     routes=routes,
     template_dir=PACKAGE_DIR / "templates",
     protected_prefixes=PROTECTED_PREFIXES,
+    nav=(
+        NavLink("Mes documents", "/documents"),
+        NavLink("Professionnels", "/professionnels"),
+        NavLink("Urgence", "/urgence"),
+        NavLink("Historique", "/historique"),
+        NavLink("Notifications", "/notifications"),
+        NavLink("Mes proches", "/proches"),
+    ),
+    home_card=documents_home_card,
 )
 
 __all__ = ["PROTECTED_PREFIXES", "SECTION"]

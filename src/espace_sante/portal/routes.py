@@ -1,10 +1,10 @@
-"""The routes of the record pages (each page module appends its list)."""
+"""The routes of the record pages."""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from espace_sante.portal import emergency, professionals
+from espace_sante.portal import dependants, emergency, professionals
 
-routes: list[BaseRoute] = []
+routes: list[BaseRoute] = [*dependants.routes]
 routes += [*professionals.routes, *emergency.routes]

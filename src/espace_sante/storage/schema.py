@@ -118,6 +118,8 @@ class WebSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     end_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     remote: Mapped[str] = mapped_column(String(64), default="")
+    #: The dependant whose space a guardian switched to (migration 0008), else NULL.
+    acting_for_account_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class LoginCode(Base):
@@ -426,7 +428,11 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-    __table_args__ = (UniqueConstraint("account_id", "seq", name="uq_audit_log_account_seq"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "seq", name="uq_audit_log_account_seq"),
+        # the activity history: one account's entries by time, newest first (migration 0007)
+        Index("ix_audit_log_account_at", "account_id", "at"),
+    )
 
 
 class PendingNotification(Base):
@@ -461,3 +467,35 @@ class ReadReceiptRequest(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "message_row_id", name="uq_read_receipt_requests_message"),
     )
+
+
+class NotificationSettingsRow(Base):
+    """Which notices a patient wants, and where (migration 0007). No row: the defaults of
+    ``notify.settings`` (every notice on, by e-mail)."""
+
+    __tablename__ = "notification_settings"
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id"), primary_key=True, autoincrement=False
+    )
+    new_message: Mapped[bool] = mapped_column(Boolean)
+    new_document: Mapped[bool] = mapped_column(Boolean)
+    first_professional_access: Mapped[bool] = mapped_column(Boolean)
+    emergency_access: Mapped[bool] = mapped_column(Boolean)
+    channel_email: Mapped[bool] = mapped_column(Boolean)
+    channel_sms: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class QueuedSms(Base):
+    """A short notice waiting for the SMS gateway (migration 0007): written in the transaction
+    that caused it, sent after the commit by the periodic work, so a rolled-back access sends
+    nothing. The text never carries health data."""
+
+    __tablename__ = "sms_queue"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    phone: Mapped[str] = mapped_column(String(20))  # E.164
+    text: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

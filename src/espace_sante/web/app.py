@@ -8,12 +8,13 @@ less) hands it :class:`Section` values, and every section's templates extend the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
 
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -26,7 +27,7 @@ from espace_sante.accounts.sms import SmsGateway, gateway_from_settings
 from espace_sante.accounts.tokens import TokenSigner
 from espace_sante.config import Settings
 from espace_sante.storage.runtime import Storage
-from espace_sante.web import login_pages, templating
+from espace_sante.web import home, login_pages, templating
 from espace_sante.web.ratelimit import AttemptLimiter
 from espace_sante.web.security import (
     SHELL_PROTECTED_PREFIXES,
@@ -37,8 +38,20 @@ from espace_sante.web.security import (
 STATIC_DIR = Path(__file__).parent / "static"
 #: The shell's own stylesheet, first in every page.
 STYLESHEET = "/static/style.css"
-#: The page a patient lands on after logging in (and ``/`` once logged in).
-POST_LOGIN_PATH = "/mail/"
+#: The page a patient lands on after logging in (and ``/`` once logged in): what is new.
+POST_LOGIN_PATH = "/accueil"
+
+#: A section's card on the home page: an HTML fragment (rendered from the section's templates,
+#: so already escaped) or None when it has nothing to say.
+HomeCard = Callable[[Request], Awaitable["Markup | None"]]
+
+
+@dataclass(frozen=True)
+class NavLink:
+    """A link of the site's main menu."""
+
+    label: str
+    href: str
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,7 @@ class Section:
     ``protected_prefixes``: the paths reserved to a logged-in user (the others are public).
     ``static_dir``: files served under ``/static/`` next to the shell's.
     ``stylesheets``: URLs the base layout links in every page, after the shell's stylesheet.
+    ``nav``: links of the main menu; ``home_card``: what the section shows on the home page.
     """
 
     mount: str | None
@@ -59,6 +73,10 @@ class Section:
     protected_prefixes: tuple[str, ...]
     static_dir: Path | None = None
     stylesheets: tuple[str, ...] = ()
+    #: The section's entries in the main menu, in order.
+    nav: tuple[NavLink, ...] = ()
+    #: The section's card on the home page (``/accueil``), if it has one.
+    home_card: HomeCard | None = None
 
 
 def wall_clock() -> datetime:
@@ -90,7 +108,7 @@ def create_app(
         code = exc.status_code if isinstance(exc, HTTPException) else 500
         return error_response(request, code)
 
-    routes: list[BaseRoute] = [*login_pages.routes]
+    routes: list[BaseRoute] = [*login_pages.routes, *home.routes]
     for section in sections:
         if section.mount is None:
             routes.extend(section.routes)
@@ -126,6 +144,8 @@ def create_app(
     )
     app.state.stylesheets = (STYLESHEET, *(css for s in sections for css in s.stylesheets))
     app.state.post_login_path = post_login_path
+    app.state.nav = tuple(link for s in sections for link in s.nav)
+    app.state.home_cards = tuple(s.home_card for s in sections if s.home_card is not None)
     #: Issues the short-lived XOAUTH2 tokens with which the mail pages log the patient in to our
     #: IMAP and submission servers (``accounts.tokens``).
     app.state.token_signer = TokenSigner.from_settings(settings)

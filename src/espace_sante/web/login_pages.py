@@ -614,7 +614,7 @@ async def forgotten_new_password(request: Request) -> Response:
 
 
 async def account_page(request: Request) -> Response:
-    account = request.state.account
+    account = request.state.account.person
     async with _storage(request).sessions() as db:
         row = await db.get(Account, account.account_id)
         credential = await db.get(WebCredential, account.account_id)

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from espace_sante.accounts import weblogin, websessions
+from espace_sante.accounts import guardians, weblogin, websessions
 from espace_sante.config import Settings
 from espace_sante.storage.crypto import load_master_key
 from espace_sante.storage.engine import transaction
@@ -59,7 +59,7 @@ SECURITY_HEADERS = [
 ]
 NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 #: The shell's own paths reserved to a fully logged-in patient (``create_app`` adds the sections').
-SHELL_PROTECTED_PREFIXES = ("/compte",)
+SHELL_PROTECTED_PREFIXES = ("/compte", "/accueil")
 #: Most form fields and files accepted in one POST (the byte limit is ``max_body_bytes``).
 MAX_FORM_FIELDS = 50
 MAX_FORM_FILES = 20
@@ -186,7 +186,7 @@ class WebSecurityMiddleware:
             )
         state["web_session"] = live
         if live is not None and live.stage == "authenticated":
-            state["account"] = WebAccount(live.account_id, live.address, live.display_name)
+            state["account"] = await self._space(live, now)
         state["pre_csrf_token"] = self.csrf_for(pre)
         state["csrf_token"] = self.csrf_for(live.token) if live else state["pre_csrf_token"]
 
@@ -209,6 +209,22 @@ class WebSecurityMiddleware:
                 )
                 return
         await self.app(scope, _replay(body), send)
+
+    async def _space(self, live: websessions.ActiveSession, now: datetime) -> WebAccount:
+        """The space of an authenticated session: the person's own, or the dependant's a guardian
+        switched to while the guardianship is still in force (it ends at the majority)."""
+        person = WebAccount(live.account_id, live.address, live.display_name)
+        if live.acting_for is None:
+            return person
+        async with self.storage.sessions() as db:
+            dependant = await guardians.dependant_in_force(
+                db, live.account_id, live.acting_for, now.date()
+            )
+        if dependant is None:
+            async with transaction(self.storage.sessions) as db:
+                await websessions.set_acting_for(db, live.id, None)
+            return person
+        return WebAccount(dependant.id, dependant.address, dependant.display_name, guardian=person)
 
     async def _lookup(self, token: str, now: datetime, remote: str) -> websessions.Lookup:
         async with self.storage.sessions() as db:

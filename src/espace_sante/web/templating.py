@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -49,6 +50,13 @@ def stylesheets_for(request: Request) -> tuple[str, ...]:
     return tuple(found) if found else DEFAULT_STYLESHEETS
 
 
+def nav_for(request: Request) -> tuple[Any, ...]:
+    """The main menu's links (``web.app.NavLink``): the sections'."""
+    app = request.scope.get("app")
+    found = getattr(getattr(app, "state", None), "nav", None)
+    return tuple(found) if found else ()
+
+
 def render(
     request: Request,
     name: str,
@@ -63,6 +71,17 @@ def render(
     context.setdefault("account", state.get("account"))
     context.setdefault("csrf_token", state.get("csrf_token", ""))
     context.setdefault("stylesheets", stylesheets_for(request))
+    context.setdefault("nav_links", nav_for(request))
     context.setdefault("request", request)
     html = environment_for(request).get_template(name).render(**context)
     return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+def render_fragment(request: Request, name: str, **context: Any) -> Markup:
+    """Render a partial template (a home card…) to safe HTML, with the same context as
+    :func:`render`."""
+    state = request.scope.get("state", {})
+    context.setdefault("account", state.get("account"))
+    context.setdefault("csrf_token", state.get("csrf_token", ""))
+    context.setdefault("request", request)
+    return Markup(environment_for(request).get_template(name).render(**context))

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from espace_sante.web.app import Section
+from espace_sante.web.app import NavLink, Section
+from espace_sante.webmail.mail.home import mail_home_card
 from espace_sante.webmail.mail.routes import routes
 
 PACKAGE_DIR = Path(__file__).parent
@@ -25,6 +26,8 @@ SECTION = Section(
     protected_prefixes=("/mail",),
     static_dir=PACKAGE_DIR / "static",
     stylesheets=("/static/mail.css",),
+    nav=(NavLink("Messagerie", "/mail/"),),
+    home_card=mail_home_card,
 )
 
 __all__ = ["SECTION"]

@@ -132,7 +132,7 @@ def test_login_with_password_and_sms_code_then_logout(
     assert_accessible(page)
     page.get_by_label("Code reçu").fill(sms_code(live_server))
     page.get_by_role("button", name="Valider").click()
-    page.wait_for_url("**/mail/")
+    page.wait_for_url("**/accueil")
     assert (
         patient.address in page.get_by_role("navigation", name="Navigation du compte").inner_text()
     )
@@ -166,7 +166,7 @@ def test_inactivity_ends_the_session(
     page.wait_for_url("**/connexion/code**")
     page.get_by_label("Code reçu").fill(sms_code(live_server))
     page.get_by_role("button", name="Valider").click()
-    page.wait_for_url("**/mail/")
+    page.wait_for_url("**/accueil")
     page.goto("/compte")
     live_server.clock.advance(minutes=live_server.settings.web.session_idle_minutes, seconds=1)
     page.reload()

@@ -25,7 +25,7 @@ def _log_in(page: Any, server: LiveServer, identifier: str, password: str) -> No
     page.wait_for_url("**/connexion/code**")
     page.get_by_label("Code reçu").fill(sms_code(server))
     page.get_by_role("button", name="Valider").click()
-    page.wait_for_url("**/mail/")
+    page.wait_for_url("**/accueil")
 
 
 def test_forgotten_password_then_change_it(
