@@ -1,11 +1,12 @@
 """Who reaches the professionals and emergency pages, as a table: actors {the patient, another
-patient, no login, a guardian in a dependant's space} × {GET /professionnels, POST …/bloquer,
-GET /urgence, POST /urgence} → allowed, login redirect, or only their own data.
+patient, no login, a guardian switched into a dependant's space} × {GET /professionnels, POST
+…/bloquer, GET /urgence, POST /urgence} → allowed, login redirect, only their own data, or only
+the dependant's.
 
-The shell's switching into a dependant's space is not merged yet: the guardian rows call the
-page handlers with the space a switch would give (``request.state.account`` naming the
-dependant, ``.guardian`` the logged-in guardian) and check the same rules at the records level;
-a guardian whose guardianship ended, or a person who never was one, is refused there.
+The guardian switches with the shell's ``/proches/{id}/ouvrir``; the page handlers are also
+called directly with the space a switch gives (``request.state.account`` naming the dependant,
+``.guardian`` the logged-in guardian) to check what happens once the guardianship ends, and the
+same rules are checked at the records level (a person who never was a guardian is refused).
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ __all__ = ["backend", "clock", "site"]  # fixtures
 
 ROUTES = ("GET /professionnels", "POST bloquer", "GET /urgence", "POST /urgence")
 ALLOWED, LOGIN, OWN = "allowed", "login redirect", "only own data"
+DEPENDANT = "only the dependant's data"
 MATRIX = {
     "patient": {route: ALLOWED for route in ROUTES},
     "another patient": {route: OWN for route in ROUTES},
     "no login": {route: LOGIN for route in ROUTES},
+    "guardian in the dependant's space": {route: DEPENDANT for route in ROUTES},
 }
 OPPOSE_ALL = {"samu": "oppose", "bris_de_glace": "oppose", "masques": "oppose"}
 
@@ -84,10 +87,16 @@ async def _run(site: Site, route: str) -> tuple[int, str, str]:
 @pytest.mark.parametrize("route", ROUTES)
 async def test_access_matrix(site: Site, actor: str, route: str) -> None:
     expected = MATRIX[actor][route]
+    child: PatientRecord | None = None
     if actor == "patient":
         await site.login(site.patient)
     elif actor == "another patient":
         await site.login(site.other)
+    elif actor.startswith("guardian"):
+        child = await _child(site)
+        await site.login(site.patient)
+        opened = await site.post(f"/proches/{child.account_id}/ouvrir", {}, form_page="/proches")
+        assert opened.status_code == 303, opened.text
     status, location, text = await _run(site, route)
     a_id = site.patient.account_id
     a_standing = await _standing(site, a_id, site.me)
@@ -111,16 +120,22 @@ async def test_access_matrix(site: Site, actor: str, route: str) -> None:
             assert a_standing[STRANGER_ID] == "blocked"
         if route == "POST /urgence":
             assert not a_consents.break_glass
-    else:  # only their own data: nothing of the first patient's shown or changed
+    else:  # only their own (or the dependant's) data: nothing of the first patient's
         for name in ("CARDIO", "TRAITANT", "SOIGNANTE"):
             assert name not in text
         assert not touched_a
         b = Caller.patient(site.other.account_id, site.other.address)
+        b_id = site.other.account_id
+        if child is not None:
+            if route.startswith("GET"):
+                assert "Dossier de" in text and "que vous représentez" in text
+            b = Caller.guardian(site.patient.account_id, site.patient.address)
+            b_id = child.account_id
         if route == "POST bloquer":
-            assert (await _standing(site, site.other.account_id, b))[STRANGER_ID] == "blocked"
+            assert (await _standing(site, b_id, b))[STRANGER_ID] == "blocked"
         if route == "POST /urgence":
             async with site.storage.sessions() as s:
-                b_consents = (await get_consents(s, b, site.other.account_id)).consents
+                b_consents = (await get_consents(s, b, b_id)).consents
             assert b_consents is not None and not b_consents.break_glass
 
 
