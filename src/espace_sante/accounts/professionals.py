@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -61,3 +61,50 @@ async def people_by_national_id(
             ),
         )
     return found
+
+
+#: The most people one directory search returns.
+SEARCH_LIMIT = 20
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def search_people(
+    session: AsyncSession, text: str, *, limit: int = SEARCH_LIMIT
+) -> list[DirectoryPerson]:
+    """People of the directory (with a national id) whose national id starts with ``text`` when
+    it is digits, else whose family or given name contains it (case-insensitive); at most
+    ``limit`` (capped at :data:`SEARCH_LIMIT`) distinct national ids, by name."""
+    text = " ".join(text.split())[:100]
+    limit = max(0, min(limit, SEARCH_LIMIT))
+    if not text or not limit:
+        return []
+    where: ColumnElement[bool]
+    if text.isascii() and text.isdigit():
+        where = Professional.national_id.like(_like_escaped(text) + "%", escape="\\")
+    else:
+        pattern = "%" + _like_escaped(text.lower()) + "%"
+        full = func.lower(Professional.given_name + " " + Professional.family_name)
+        where = or_(
+            func.lower(Professional.family_name).like(pattern, escape="\\"),
+            func.lower(Professional.given_name).like(pattern, escape="\\"),
+            full.like(pattern, escape="\\"),
+        )
+    ids = (
+        await session.execute(
+            select(Professional.national_id)
+            .where(where, Professional.national_id != "")
+            .group_by(Professional.national_id)
+            .order_by(
+                func.min(Professional.family_name),
+                func.min(Professional.given_name),
+                Professional.national_id,
+            )
+            .limit(limit)
+        )
+    ).scalars()
+    ordered = list(ids)
+    people = await people_by_national_id(session, ordered)
+    return [people[pid] for pid in ordered if pid in people]

@@ -10,6 +10,7 @@ import click
 from espace_sante.cli.app_password_cmds import app_password
 from espace_sante.cli.context import open_storage, run, settings_or_exit
 from espace_sante.cli.guardian_cmds import guardian
+from espace_sante.cli.record_cmds import record
 from espace_sante.cli.reference_cmds import allowlist, directory
 from espace_sante.config import Settings
 
@@ -260,5 +261,6 @@ main.add_command(directory)
 main.add_command(allowlist)
 main.add_command(app_password)
 main.add_command(guardian)
+main.add_command(record)
 
 __all__ = ["main", "date"]
