@@ -9,8 +9,8 @@ export ESPACE_DATA_DIR ?= ./var
 # driven by Playwright through executable_path: Playwright's own browser download is not used).
 TEST_DEBS = swaks dovecot-imapd postfix isync curl mutt chromium
 TEST_CMDS = swaks dovecot postfix mbsync curl mutt chromium
-# pytest-xdist workers: one per core of these 2-core machines
-TEST_WORKERS ?= 2
+# pytest-xdist workers: three on these 2-core machines (many tests wait on sockets and subprocesses)
+TEST_WORKERS ?= 3
 
 .PHONY: run install install-test system-deps init demo serve test lint bench clean
 

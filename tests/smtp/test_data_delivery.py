@@ -61,10 +61,15 @@ async def test_clinician_message_is_stored_with_its_documents(
     assert xdm_doc.patient_id and seeded.active.ins in xdm_doc.patient_id
     assert xdm_doc.type_code and xdm_doc.class_code and xdm_doc.format_code
     assert xdm_doc.metadata_json["author_person"]
-    # The record's own columns (migration 0006): the XDM author's national id, the category of
-    # its class code, no visibility code, current and not archived.
+    # The record's own columns (migration 0006): the XDM author's national id, the category,
+    # no visibility code, current and not archived.
     assert xdm_doc.author_professional_id == "810000000001"
-    assert (xdm_doc.category, xdm_doc.visibility, xdm_doc.status) == ("synthese", "", "approved")
+    # the category follows the type (11488-4, a consultation report) over the class code
+    assert (xdm_doc.category, xdm_doc.visibility, xdm_doc.status) == (
+        "comptes_rendus",
+        "",
+        "approved",
+    )
     assert not xdm_doc.archived and xdm_doc.uploaded_by_account_id is None
     for d in docs:
         if d.source == "attachment":  # inferred from the message: the sender's directory entry

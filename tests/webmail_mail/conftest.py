@@ -347,3 +347,10 @@ __all__ = [
     "deliver",
     "message",
 ]
+
+
+@pytest.fixture
+def backend() -> str:
+    """The mail pages run on SQLite: they read through our IMAP server, whose store is tested on
+    both databases under tests/imap and tests/smtp."""
+    return "sqlite"
