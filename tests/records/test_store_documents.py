@@ -324,3 +324,22 @@ async def test_ten_thousand_documents(world: World) -> None:
     assert masked > 0
     async with st.sessions() as s:
         assert (await s.execute(select(Blob.id).where(Blob.id == blob.id))).scalar() == blob.id
+
+
+async def test_the_documents_of_one_message_by_its_message_id(world: World) -> None:
+    mid, other_mid = "<cr-1@medecin.mssante.fr>", "<cr-2@medecin.mssante.fr>"
+    a = await deposit(world.storage, world.patient.account_id, metadata={"message_id": mid})
+    b = await deposit(
+        world.storage, world.patient.account_id, source="attachment", metadata={"message_id": mid}
+    )
+    hidden = await deposit(
+        world.storage, world.patient.account_id, visibility=[INVISIBLE_PATIENT],
+        metadata={"message_id": mid},
+    )  # fmt: skip
+    await deposit(world.storage, world.patient.account_id, metadata={"message_id": other_mid})
+    await deposit(world.storage, world.other.account_id, metadata={"message_id": mid})
+    patient = Caller.patient(world.patient.account_id, world.patient.address)
+    ids, total = await _ids(world, patient, world.patient.account_id, message_id=mid)
+    assert sorted(ids) == sorted([a, b]) and total == 2 and hidden not in ids
+    like = "<cr-%@medecin.mssante.fr>"  # compared whole, never as a pattern
+    assert await _ids(world, patient, world.patient.account_id, message_id=like) == ([], 0)

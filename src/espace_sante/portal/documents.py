@@ -49,8 +49,6 @@ from espace_sante.web.templating import render
 FRAMING_CSP = CONTENT_SECURITY_POLICY + "; frame-src 'self'"
 #: Longest Message-ID accepted in ``/documents/du-message``.
 MAX_MESSAGE_ID = 998
-#: How many of the record's documents ``/documents/du-message`` looks through.
-MAX_SCANNED = 20 * MAX_LIMIT
 
 NOTICES = {
     "ajoute": "Votre document a été ajouté à vos documents de santé.",
@@ -248,22 +246,14 @@ async def from_message(request: Request) -> Response:
     valid = 0 < len(mid) <= MAX_MESSAGE_ID and all(32 < ord(c) < 127 for c in mid)
     if valid:
         async with storage_of(request).sessions() as db:
-            offset = 0
-            while offset < MAX_SCANNED:
-                page = await list_documents(
-                    db,
-                    caller,
-                    space.account_id,
-                    DocumentQuery(include_archived=True, limit=MAX_LIMIT, offset=offset),
-                    now=now_of(request),
-                )
-                for row in page.documents:
-                    meta = row.metadata_json if isinstance(row.metadata_json, dict) else {}
-                    if row.source in ("xdm", "attachment") and meta.get("message_id") == mid:
-                        found.append(summary(row, space.person.account_id))
-                offset += MAX_LIMIT
-                if offset >= page.total:
-                    break
+            page = await list_documents(
+                db,
+                caller,
+                space.account_id,
+                DocumentQuery(include_archived=True, message_id=mid, limit=MAX_LIMIT),
+                now=now_of(request),
+            )
+        found = [summary(row, space.person.account_id) for row in page.documents]
     return render(
         request,
         "documents/from_message.html",

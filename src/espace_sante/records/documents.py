@@ -57,6 +57,9 @@ class DocumentQuery:
     search: str | None = None
     statuses: frozenset[DocumentStatus] | None = None
     include_archived: bool = False
+    #: Only the documents deposited from the message with this Message-ID (kept in the
+    #: document's metadata at delivery).
+    message_id: str | None = None
     limit: int = 50
     offset: int = 0
 
@@ -91,6 +94,9 @@ def _filters(caller: Caller, query: DocumentQuery) -> list[ColumnElement[bool]]:
         out.append(not_(Document.archived))
     if query.category:
         out.append(Document.category == query.category)
+    if query.message_id is not None:
+        out.append(Document.source.in_(("xdm", "attachment")))
+        out.append(Document.metadata_json["message_id"].as_string() == query.message_id)
     when = (
         Document.deposited_at
         if query.period_on == "deposit"
