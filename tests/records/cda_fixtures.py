@@ -55,12 +55,20 @@ HEADER = """<?xml version="1.0" encoding="UTF-8"?>
 FOOTER = "</ClinicalDocument>\n"
 
 
-def cda(body: str, *, title: str = "Document de test", code: str = "11488-4",
-        display: str = "CR de consultation", time: str = "20240312103000+0100",
-        custodian: str = "Laboratoire du Parc", doc_id: str = "TEST-1") -> bytes:
+def cda(
+    body: str,
+    *,
+    title: str = "Document de test",
+    code: str = "11488-4",
+    display: str = "CR de consultation",
+    time: str = "20240312103000+0100",
+    custodian: str = "Laboratoire du Parc",
+    doc_id: str = "TEST-1",
+) -> bytes:
     """A CDA document around this ``<component>`` body (already XML)."""
-    head = HEADER.format(title=title, code=code, display=display, time=time,
-                         custodian=custodian, doc_id=doc_id)
+    head = HEADER.format(
+        title=title, code=code, display=display, time=time, custodian=custodian, doc_id=doc_id
+    )
     return (head + body + FOOTER).encode("utf-8")
 
 
@@ -115,13 +123,16 @@ VSM = cda(
         section(
             "Pathologies en cours",
             "<list><item>Hypertension artérielle</item>"
-            "<item>Diabète de type 2 <content styleCode=\"Italics\">équilibré</content></item>"
+            '<item>Diabète de type 2 <content styleCode="Italics">équilibré</content></item>'
             "</list>",
-            section("Antécédents médicaux",
-                    "<list listType=\"ordered\"><item>Appendicectomie (1998)</item>"
-                    "<item>Fracture du poignet (2015)</item></list>",
-                    section("Antécédents familiaux",
-                            "<paragraph>Père : infarctus à 62 ans.</paragraph>")),
+            section(
+                "Antécédents médicaux",
+                '<list listType="ordered"><item>Appendicectomie (1998)</item>'
+                "<item>Fracture du poignet (2015)</item></list>",
+                section(
+                    "Antécédents familiaux", "<paragraph>Père : infarctus à 62 ans.</paragraph>"
+                ),
+            ),
             code="11450-4",
         ),
         section(
@@ -131,8 +142,12 @@ VSM = cda(
             "<tr><td>Ramipril 5 mg</td><td>1 comprimé le matin</td></tr></tbody></table>",
             code="10160-0",
         ),
-        section("Allergies", "<paragraph>Pénicilline<sup>1</sup> "
-                "<footnote>Réaction cutanée en 2010.</footnote></paragraph>", code="48765-2"),
+        section(
+            "Allergies",
+            "<paragraph>Pénicilline<sup>1</sup> "
+            "<footnote>Réaction cutanée en 2010.</footnote></paragraph>",
+            code="48765-2",
+        ),
     ),
     title="Volet de synthèse médicale",
     code="60591-5",
@@ -149,7 +164,7 @@ VACCINATION_NOTE = cda(
             "<table><thead><tr><th>Vaccin</th><th>Date</th><th>Lot</th></tr></thead><tbody>"
             "<tr><td>Grippe saisonnière</td><td>15/10/2024</td><td>AB1234</td></tr>"
             "</tbody></table>"
-            "<paragraph>Prochain rappel : <content styleCode=\"Bold Underline\">octobre 2025"
+            '<paragraph>Prochain rappel : <content styleCode="Bold Underline">octobre 2025'
             "</content></paragraph>",
             code="11369-6",
         ),
@@ -175,7 +190,7 @@ def with_text(narrative: str, *, extra_ns: str = "") -> bytes:
     """A one-section document whose narrative block is ``narrative`` (for hostile tests)."""
     doc = cda(structured(section("Section", narrative)))
     if extra_ns:
-        doc = doc.replace(b'xmlns:xsi=', extra_ns.encode() + b' xmlns:xsi=', 1)
+        doc = doc.replace(b"xmlns:xsi=", extra_ns.encode() + b" xmlns:xsi=", 1)
     return doc
 
 

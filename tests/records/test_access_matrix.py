@@ -16,8 +16,29 @@ from espace_sante.records.access_matrix import (
 )
 
 RESIDENCE_CERTIFICATE = "ATTEST-RESID"
-HEALTH_PROFESSIONS = ("10", "21", "40", "50", "60", "70", "80", "81", "82", "83", "84", "85",
-                      "86", "91", "92", "94", "95", "96", "98", "26", "28")
+HEALTH_PROFESSIONS = (
+    "10",
+    "21",
+    "40",
+    "50",
+    "60",
+    "70",
+    "80",
+    "81",
+    "82",
+    "83",
+    "84",
+    "85",
+    "86",
+    "91",
+    "92",
+    "94",
+    "95",
+    "96",
+    "98",
+    "26",
+    "28",
+)
 
 
 def _file_text() -> str:
@@ -63,8 +84,9 @@ def test_doctors_read_everything_but_the_residence_certificate() -> None:
     assert not MATRIX.may_read("10", RESIDENCE_CERTIFICATE)
 
 
-@pytest.mark.parametrize("column", [p for p in HEALTH_PROFESSIONS if p != "10"]
-                         + ["social", "autre"])
+@pytest.mark.parametrize(
+    "column", [p for p in HEALTH_PROFESSIONS if p != "10"] + ["social", "autre"]
+)
 def test_every_other_profession_reads_a_strict_subset_of_doctors(column: str) -> None:
     assert MATRIX.readable_types(column) < MATRIX.readable_types("10")
     assert not MATRIX.may_read(column, RESIDENCE_CERTIFICATE)

@@ -37,9 +37,41 @@ from records.cda_fixtures import (
 
 _TAG = re.compile(r"<[^>]*>")
 _BAD_IN_TAG = re.compile(r"\son\w*\s*=|javascript:|\sstyle\s*=|\shref\s*=|\ssrc\s*=", re.IGNORECASE)
-_SAFE_TAGS = {"article", "header", "section", "h1", "h2", "h3", "h4", "h5", "h6", "dl", "dt",
-              "dd", "p", "ul", "ol", "li", "table", "caption", "thead", "tbody", "tfoot", "tr",
-              "th", "td", "span", "strong", "em", "u", "br", "sub", "sup", "small", "div"}
+_SAFE_TAGS = {
+    "article",
+    "header",
+    "section",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "dl",
+    "dt",
+    "dd",
+    "p",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "caption",
+    "thead",
+    "tbody",
+    "tfoot",
+    "tr",
+    "th",
+    "td",
+    "span",
+    "strong",
+    "em",
+    "u",
+    "br",
+    "sub",
+    "sup",
+    "small",
+    "div",
+}
 
 
 def _assert_safe(html: str) -> None:
@@ -70,8 +102,12 @@ def test_biology_report_renders_header_sections_and_table() -> None:
     doc = _tree(out.html)
     assert doc.findtext(".//h1") == out.title
     header = [el.text_content() for el in doc.iterfind(".//header//dd")]
-    assert header == ["12 mars 2024 à 8 h 30", "Camille Anne LEFÈVRE", "Dr Hugo GARNIER",
-                      "Laboratoire du Parc"]
+    assert header == [
+        "12 mars 2024 à 8 h 30",
+        "Camille Anne LEFÈVRE",
+        "Dr Hugo GARNIER",
+        "Laboratoire du Parc",
+    ]
     assert [h.text for h in doc.iterfind(".//h2")] == ["Hématologie", "Biochimie"]
     table = doc.find(".//table")
     assert table.findtext("caption") == "Hématologie"
@@ -97,8 +133,10 @@ def test_medical_summary_nests_sections_and_lists() -> None:
     inner = outer.find("section")
     assert inner.findtext("h3") == "Antécédents médicaux"
     assert inner.find("section").findtext("h4") == "Antécédents familiaux"
-    assert [li.text for li in inner.find(".//ol")] == ["Appendicectomie (1998)",
-                                                        "Fracture du poignet (2015)"]
+    assert [li.text for li in inner.find(".//ol")] == [
+        "Appendicectomie (1998)",
+        "Fracture du poignet (2015)",
+    ]
     assert outer.find(".//ul/li[2]/span/em").text == "équilibré"
     assert doc.find(".//small").text == "Réaction cutanée en 2010."
     assert doc.find(".//sup").text == "1"
@@ -120,8 +158,9 @@ def test_non_xml_body_says_it_is_an_attachment() -> None:
 
 
 def test_non_xml_body_media_type_is_not_trusted() -> None:
-    doc = NON_XML_BODY.replace(b'mediaType="application/pdf"',
-                               b'mediaType="&lt;script&gt;alert(1)&lt;/script&gt;"')
+    doc = NON_XML_BODY.replace(
+        b'mediaType="application/pdf"', b'mediaType="&lt;script&gt;alert(1)&lt;/script&gt;"'
+    )
     out = render_cda(doc)
     assert "type : inconnu" in out.html
     _assert_safe(out.html)
@@ -140,8 +179,12 @@ def test_document_without_body_is_rendered_with_a_warning() -> None:
 
 
 def test_deleted_revisions_are_not_shown() -> None:
-    out = render_cda(with_text('<paragraph>gardé<content revised="delete">effacé</content>'
-                               '<content revised="insert"> ajouté</content></paragraph>'))
+    out = render_cda(
+        with_text(
+            '<paragraph>gardé<content revised="delete">effacé</content>'
+            '<content revised="insert"> ajouté</content></paragraph>'
+        )
+    )
     assert "gardé" in out.html and "ajouté" in out.html and "effacé" not in out.html
 
 
@@ -152,8 +195,11 @@ def test_text_is_escaped() -> None:
 
 
 def test_list_caption_goes_before_the_list() -> None:
-    out = render_cda(with_text("<list><caption>Traitements</caption><item>A</item>texte perdu"
-                               "<item>B</item></list>"))
+    out = render_cda(
+        with_text(
+            "<list><caption>Traitements</caption><item>A</item>texte perdu<item>B</item></list>"
+        )
+    )
     assert '<p class="cda-caption">Traitements</p><ul><li>A</li><li>B</li></ul>' in out.html
 
 
@@ -173,16 +219,32 @@ def test_caption_outside_a_table_and_unknown_elements() -> None:
         ('<paragraph onclick="alert(1)" style="color:red" ID="p1">texte</paragraph>', "texte"),
         ('<content styleCode="Bold" onmouseover="alert(1)">gras</content>', "gras"),
         ('<linkHtml href="javascript:alert(1)">cliquez</linkHtml>', "cliquez"),
-        ('<linkHtml href="http://evil.example/phish">résultats complets</linkHtml>',
-         "résultats complets"),
+        (
+            '<linkHtml href="http://evil.example/phish">résultats complets</linkHtml>',
+            "résultats complets",
+        ),
         ('<renderMultiMedia referencedObject="img1"/>', IMAGE_PLACEHOLDER),
-        ('<table><tbody><tr><td colspan="2 onclick=alert(1)" rowspan="3">c</td></tr></tbody>'
-         "</table>", "c"),
-        ('<paragraph><content styleCode="Bold&quot; onload=&quot;alert(1)">t</content>'
-         "</paragraph>", "t"),
+        (
+            '<table><tbody><tr><td colspan="2 onclick=alert(1)" rowspan="3">c</td></tr></tbody>'
+            "</table>",
+            "c",
+        ),
+        (
+            '<paragraph><content styleCode="Bold&quot; onload=&quot;alert(1)">t</content>'
+            "</paragraph>",
+            "t",
+        ),
     ],
-    ids=["script", "attributes", "content-handler", "javascript-link", "http-link",
-         "multimedia", "bad-colspan", "stylecode-injection"],
+    ids=[
+        "script",
+        "attributes",
+        "content-handler",
+        "javascript-link",
+        "http-link",
+        "multimedia",
+        "bad-colspan",
+        "stylecode-injection",
+    ],
 )
 def test_hostile_narrative_is_neutralised(narrative: str, kept: str) -> None:
     out = render_cda(with_text(narrative))
@@ -200,8 +262,9 @@ def test_multimedia_placeholder_warns() -> None:
 
 
 def test_only_numeric_spans_are_copied() -> None:
-    out = render_cda(with_text('<table><tbody><tr><td colspan="2 x" rowspan="3">c</td></tr>'
-                               "</tbody></table>"))
+    out = render_cda(
+        with_text('<table><tbody><tr><td colspan="2 x" rowspan="3">c</td></tr></tbody></table>')
+    )
     td = _tree(out.html).find(".//td")
     assert td.get("rowspan") == "3" and td.get("colspan") is None
 
@@ -213,8 +276,7 @@ def test_only_numeric_spans_are_copied() -> None:
         '<xhtml:a xmlns:xhtml="http://www.w3.org/1999/xhtml" href="javascript:alert(1)">x'
         "</xhtml:a>",
         '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
-        '<paragraph xmlns="http://www.w3.org/1999/xhtml" onclick="alert(1)">alert(1)'
-        "</paragraph>",
+        '<paragraph xmlns="http://www.w3.org/1999/xhtml" onclick="alert(1)">alert(1)</paragraph>',
     ],
     ids=["xhtml-script", "xhtml-link", "svg-default-ns", "xhtml-default-ns"],
 )
@@ -227,27 +289,31 @@ def test_foreign_namespaces_are_dropped(smuggled: str) -> None:
 
 
 def test_prefix_declared_on_the_root_is_dropped_too() -> None:
-    doc = with_text("<h:script>alert(1)</h:script>",
-                    extra_ns='xmlns:h="http://www.w3.org/1999/xhtml"')
+    doc = with_text(
+        "<h:script>alert(1)</h:script>", extra_ns='xmlns:h="http://www.w3.org/1999/xhtml"'
+    )
     out = render_cda(doc)
     assert "alert" not in out.html
 
 
 def test_second_wall_cleans_what_the_builder_might_let_through() -> None:
-    dirty = ('<p onclick="x" style="color:red">a</p><script>b()</script>'
-             '<a href="javascript:x">c</a><img src="http://evil.example/p.png">'
-             '<td colspan="2" data-x="1">d</td><span class="k">e</span>')
+    dirty = (
+        '<p onclick="x" style="color:red">a</p><script>b()</script>'
+        '<a href="javascript:x">c</a><img src="http://evil.example/p.png">'
+        '<td colspan="2" data-x="1">d</td><span class="k">e</span>'
+    )
     cleaned = _clean(dirty)
     _assert_safe(cleaned)
     assert "b()" not in cleaned and "evil" not in cleaned
-    assert '<p>a</p>' in cleaned and '<span class="k">e</span>' in cleaned
+    assert "<p>a</p>" in cleaned and '<span class="k">e</span>' in cleaned
 
 
 # --- hostile XML -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("data", [XXE, BILLION_LAUGHS, EXTERNAL_DTD],
-                         ids=["xxe", "billion-laughs", "external-dtd"])
+@pytest.mark.parametrize(
+    "data", [XXE, BILLION_LAUGHS, EXTERNAL_DTD], ids=["xxe", "billion-laughs", "external-dtd"]
+)
 def test_dtd_and_entities_are_refused(data: bytes) -> None:
     with pytest.raises(CdaRenderError) as caught:
         render_cda(data)
@@ -320,8 +386,10 @@ def test_looks_like_cda() -> None:
         ("202403", datetime(2024, 3, 1)),
         ("20240312", datetime(2024, 3, 12)),
         ("202403121030", datetime(2024, 3, 12, 10, 30)),
-        ("20240312103015.123-0500",
-         datetime(2024, 3, 12, 10, 30, 15, tzinfo=timezone(timedelta(hours=-5)))),
+        (
+            "20240312103015.123-0500",
+            datetime(2024, 3, 12, 10, 30, 15, tzinfo=timezone(timedelta(hours=-5))),
+        ),
         ("20241332", None),
         ("", None),
         (None, None),
@@ -350,10 +418,22 @@ def test_fuzz_random_bytes(data: bytes) -> None:
 
 
 _HOSTILE_BITS = [
-    b"<script>alert(1)</script>", b' onclick="alert(1)"', b'<linkHtml href="javascript:x">j'
-    b"</linkHtml>", b"<!DOCTYPE x [<!ENTITY e 'e'>]>", b"&e;", b"<x:script xmlns:x="
-    b'"http://www.w3.org/1999/xhtml">s</x:script>', b'<content styleCode="Bold">', b"</content>",
-    b"<table><tr><td>", b"]]>", b"<![CDATA[<script>]]>", b"\x00", b"\xff", b"<", b">", b"&",
+    b"<script>alert(1)</script>",
+    b' onclick="alert(1)"',
+    b'<linkHtml href="javascript:x">j</linkHtml>',
+    b"<!DOCTYPE x [<!ENTITY e 'e'>]>",
+    b"&e;",
+    b'<x:script xmlns:x="http://www.w3.org/1999/xhtml">s</x:script>',
+    b'<content styleCode="Bold">',
+    b"</content>",
+    b"<table><tr><td>",
+    b"]]>",
+    b"<![CDATA[<script>]]>",
+    b"\x00",
+    b"\xff",
+    b"<",
+    b">",
+    b"&",
 ]
 
 
@@ -361,16 +441,20 @@ _HOSTILE_BITS = [
 @given(
     base=st.sampled_from([CR_BIO, VSM, VACCINATION_NOTE, NON_XML_BODY]),
     edits=st.lists(
-        st.tuples(st.integers(min_value=0), st.integers(min_value=0, max_value=40),
-                  st.one_of(st.sampled_from(_HOSTILE_BITS), st.binary(max_size=20))),
-        min_size=1, max_size=6,
+        st.tuples(
+            st.integers(min_value=0),
+            st.integers(min_value=0, max_value=40),
+            st.one_of(st.sampled_from(_HOSTILE_BITS), st.binary(max_size=20)),
+        ),
+        min_size=1,
+        max_size=6,
     ),
 )
 def test_fuzz_mutated_fixtures(base: bytes, edits: list[tuple[int, int, bytes]]) -> None:
     data = bytearray(base)
     for position, cut, insert in edits:
         at = position % (len(data) + 1)
-        data[at:at + cut] = insert
+        data[at : at + cut] = insert
     _check_fuzz_output(bytes(data))
 
 
@@ -409,8 +493,11 @@ _ANCHORS = [b"<text>", b"</paragraph>", b"</td>", b"</item>", b"</content>", b"<
 @settings(max_examples=200, deadline=None)
 @given(
     base=st.sampled_from([CR_BIO, VSM, VACCINATION_NOTE]),
-    inserts=st.lists(st.tuples(st.integers(min_value=0), st.sampled_from(_WELL_FORMED_HOSTILE)),
-                     min_size=1, max_size=5),
+    inserts=st.lists(
+        st.tuples(st.integers(min_value=0), st.sampled_from(_WELL_FORMED_HOSTILE)),
+        min_size=1,
+        max_size=5,
+    ),
 )
 def test_fuzz_well_formed_hostile_insertions_render_safely(
     base: bytes, inserts: list[tuple[int, str]]

@@ -25,8 +25,19 @@ ROWS = _rows()
 
 def test_table_has_the_common_codes() -> None:
     present = {r["type_code"] for r in ROWS}
-    for code in ("11488-4", "34133-9", "11490-0", "11502-2", "18748-4", "57833-6", "11369-6",
-                 "87273-9", "60591-5", "34794-8", "ATTEST-RESID"):
+    for code in (
+        "11488-4",
+        "34133-9",
+        "11490-0",
+        "11502-2",
+        "18748-4",
+        "57833-6",
+        "11369-6",
+        "87273-9",
+        "60591-5",
+        "34794-8",
+        "ATTEST-RESID",
+    ):
         assert code in present
     assert {f"DOCPAT0{i}" for i in range(1, 10)} <= present
     assert len(ROWS) >= 40
@@ -60,8 +71,18 @@ def test_categories_are_ordered_unique_and_cover_the_table() -> None:
     keys = [c.key for c in codes.CATEGORIES]
     assert len(keys) == len(set(keys))
     assert keys[0] == "ordonnances" and keys[-1] == "autres"
-    for wanted in ("ordonnances", "biologie", "imagerie", "comptes_rendus", "vaccination",
-                   "synthese", "certificats", "remboursements", "mes_documents", "autres"):
+    for wanted in (
+        "ordonnances",
+        "biologie",
+        "imagerie",
+        "comptes_rendus",
+        "vaccination",
+        "synthese",
+        "certificats",
+        "remboursements",
+        "mes_documents",
+        "autres",
+    ):
         assert wanted in keys
     assert {r["category"] for r in ROWS} <= set(keys)
     assert all(c.label_fr.strip() and c.label_fr[0].isupper() for c in codes.CATEGORIES)

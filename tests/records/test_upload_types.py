@@ -38,8 +38,12 @@ def _png() -> bytes:
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
 
     ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
 
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
@@ -115,8 +119,14 @@ def test_wrong_extension_is_refused_and_says_the_real_type() -> None:
         b"\xef\xbb\xbf" + _pdf(),
         JPEG[:-2] + b"<script>alert(1)</script>\xff\xd9",
     ],
-    ids=["pdf-with-html", "pdf-with-svg", "html-then-pdf", "junk-then-pdf", "bom-then-pdf",
-         "jpeg-with-script"],
+    ids=[
+        "pdf-with-html",
+        "pdf-with-svg",
+        "html-then-pdf",
+        "junk-then-pdf",
+        "bom-then-pdf",
+        "jpeg-with-script",
+    ],
 )
 def test_polyglots_are_refused(data: bytes) -> None:
     name = "photo.jpg" if data.startswith(b"\xff\xd8") else "doc.pdf"
@@ -140,8 +150,19 @@ def test_polyglots_are_refused(data: bytes) -> None:
         (b"GIF89a\x01\x00\x01\x00", "anim.gif"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 8, "lettre.doc"),
     ],
-    ids=["svg", "svg-as-png", "html-as-txt", "html-with-spaces", "xml", "zip", "zip-as-pdf",
-         "exe", "elf", "gif", "ole"],
+    ids=[
+        "svg",
+        "svg-as-png",
+        "html-as-txt",
+        "html-with-spaces",
+        "xml",
+        "zip",
+        "zip-as-pdf",
+        "exe",
+        "elf",
+        "gif",
+        "ole",
+    ],
 )
 def test_types_not_allowed(data: bytes, filename: str) -> None:
     assert _refused(data, filename).reason_key == "type_not_allowed"
@@ -203,7 +224,7 @@ def test_refusal_is_an_exception_with_its_fields() -> None:
         (".pdf", "document.pdf"),
         ("   ", "document"),
         ("///", "document"),
-        ("a<b>c:d|e?f*g\".txt", "a_b_c_d_e_f_g_.txt"),
+        ('a<b>c:d|e?f*g".txt', "a_b_c_d_e_f_g_.txt"),
         ("Résultat d’analyse.pdf", "Résultat d’analyse.pdf"),
         ("Re\u0301sultat.pdf", "Résultat.pdf"),
         (".bashrc", "document.bashrc"),
