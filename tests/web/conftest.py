@@ -136,3 +136,15 @@ async def web(web_settings: Settings, storage: Storage, clock: Clock) -> AsyncIt
     app = create_app(web_settings, storage, clock=clock)
     async with make_client(app) as client:
         yield Web(client, web_settings, storage, clock, seeded)
+
+
+@pytest.fixture
+def backend() -> str:
+    """The pages' tests run on SQLite; the login's stores (limits, sessions, passwords) run on
+    both databases in test_login_limits.py and test_passwords.py, which override this."""
+    return "sqlite"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def both_backends(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import html
 
+import pytest
 from sqlalchemy import select
 
 from espace_sante.accounts.sms import read_sms_file
 from espace_sante.cli.webapp import create_app
 from espace_sante.storage.schema import AuditEntry
 from web.conftest import PASSWORD, Web, activate, issue_code, make_client, web_settings_of
+
+
+@pytest.fixture
+def backend(both_backends: str) -> str:
+    """The login's stores run on both databases."""
+    return both_backends
 
 
 async def actions(web: Web, account_id: int) -> list[str]:

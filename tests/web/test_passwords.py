@@ -16,6 +16,13 @@ from espace_sante.cli.webapp import create_app
 from espace_sante.storage.schema import AuditEntry, OutboundMessage, WebCredential
 from web.conftest import EMAIL, PASSWORD, Web, activate, make_client
 
+
+@pytest.fixture
+def backend(both_backends: str) -> str:
+    """The login's stores run on both databases."""
+    return both_backends
+
+
 NEW_PASSWORD = "Camomille-Tilleul-2027"
 FORGOTTEN = "/mot-de-passe-oublie"
 
