@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from espace_sante import audit
 from espace_sante.policy.record_access import (
+    NOT_AUTHORISED,
     Actor,
     ActorKind,
     Decision,
@@ -34,6 +35,7 @@ from espace_sante.policy.record_access import (
     ProfessionMayRead,
     RecordFacts,
     decide,
+    record_entry,
 )
 from espace_sante.records.access_matrix import load_access_matrix
 from espace_sante.records.facts import document_facts, record_facts
@@ -115,6 +117,15 @@ def matrix_or_default(profession_may_read: ProfessionMayRead | None) -> Professi
 
 def now_or_utc(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
+
+
+async def holder_entry(
+    session: AsyncSession, caller: Caller, account_id: int, now: datetime
+) -> Decision:
+    """May the caller manage this record's settings (the patient, or a guardian in force)?"""
+    if not caller.is_holder:
+        return NOT_AUTHORISED
+    return record_entry(caller.actor, await record_facts(session, account_id, now=now), now=now)
 
 
 async def touch_professional(

@@ -20,13 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from espace_sante import audit
 from espace_sante.config import RecordsSettings
 from espace_sante.policy.record_access import (
-    NOT_AUTHORISED,
     ActorKind,
     Decision,
     EmergencyConsents,
     record_entry,
 )
-from espace_sante.records.access import Caller, now_or_utc
+from espace_sante.records.access import Caller, holder_entry, now_or_utc
 from espace_sante.records.facts import consents_of, record_facts, settings_row
 from espace_sante.storage.schema import EmergencyGrant
 
@@ -64,20 +63,12 @@ class GrantOutcome:
         return self.decision.allowed
 
 
-async def _holder_entry(
-    session: AsyncSession, caller: Caller, account_id: int, now: datetime
-) -> Decision:
-    if not caller.is_holder:
-        return NOT_AUTHORISED
-    return record_entry(caller.actor, await record_facts(session, account_id, now=now), now=now)
-
-
 async def get_consents(
     session: AsyncSession, caller: Caller, account_id: int, *, now: datetime | None = None
 ) -> ConsentsOutcome:
     """The record's emergency consents, for its holder."""
     now = now_or_utc(now)
-    entry = await _holder_entry(session, caller, account_id, now)
+    entry = await holder_entry(session, caller, account_id, now)
     if not entry.allowed:
         return ConsentsOutcome(entry)
     return ConsentsOutcome(entry, consents_of(await settings_row(session, account_id)))
@@ -95,7 +86,7 @@ async def set_consents(
 ) -> ConsentsOutcome:
     """Change any of the three consents (None: unchanged); audited with the new values."""
     now = now_or_utc(now)
-    entry = await _holder_entry(session, caller, account_id, now)
+    entry = await holder_entry(session, caller, account_id, now)
     if not entry.allowed:
         return ConsentsOutcome(entry)
     row = await settings_row(session, account_id, create=True, now=now)

@@ -28,7 +28,7 @@ from espace_sante.policy.record_access import (
     may_block,
     record_entry,
 )
-from espace_sante.records.access import Caller, now_or_utc
+from espace_sante.records.access import Caller, holder_entry, now_or_utc
 from espace_sante.records.facts import (
     AUTHORISED,
     BLOCKED,
@@ -54,15 +54,6 @@ class StandingOutcome:
     @property
     def allowed(self) -> bool:
         return self.decision.allowed
-
-
-async def _holder_entry(
-    session: AsyncSession, caller: Caller, account_id: int, now: datetime
-) -> Decision:
-    """The caller may manage this record (the patient, or a guardian in force)."""
-    if not caller.is_holder:
-        return NOT_AUTHORISED
-    return record_entry(caller.actor, await record_facts(session, account_id, now=now), now=now)
 
 
 async def _row(session: AsyncSession, account_id: int, pid: str) -> RecordProfessional:
@@ -124,7 +115,7 @@ async def authorise_professional(
         if not record.open:
             return StandingOutcome(record_entry(caller.actor, record, now=now))
     else:
-        entry = await _holder_entry(session, caller, account_id, now)
+        entry = await holder_entry(session, caller, account_id, now)
         if not entry.allowed:
             return StandingOutcome(entry)
     row = await _row(session, account_id, professional_id)
@@ -152,7 +143,7 @@ async def revoke_authorisation(
 ) -> StandingOutcome:
     """Withdraw an authorisation (the professional returns to ``none``; a block stays)."""
     now = now_or_utc(now)
-    entry = await _holder_entry(session, caller, account_id, now)
+    entry = await holder_entry(session, caller, account_id, now)
     if not entry.allowed:
         return StandingOutcome(entry)
     row = await _row(session, account_id, professional_id)
@@ -177,7 +168,7 @@ async def block_professional(
     """Block ``professional_id`` from reading the record (they may still deposit). Refused for
     the attending physician."""
     now = now_or_utc(now)
-    entry = await _holder_entry(session, caller, account_id, now)
+    entry = await holder_entry(session, caller, account_id, now)
     if not entry.allowed:
         return StandingOutcome(entry)
     if not professional_id:
@@ -212,7 +203,7 @@ async def unblock_professional(
 ) -> StandingOutcome:
     """Lift a block: the professional returns to ``none`` and needs a new authorisation."""
     now = now_or_utc(now)
-    entry = await _holder_entry(session, caller, account_id, now)
+    entry = await holder_entry(session, caller, account_id, now)
     if not entry.allowed:
         return StandingOutcome(entry)
     row = await _row(session, account_id, professional_id)
@@ -238,7 +229,7 @@ async def set_attending_physician(
 ) -> StandingOutcome:
     """Name the attending physician (médecin traitant), or clear it with None."""
     now = now_or_utc(now)
-    entry = await _holder_entry(session, caller, account_id, now)
+    entry = await holder_entry(session, caller, account_id, now)
     if not entry.allowed:
         return StandingOutcome(entry)
     settings = await settings_row(session, account_id, create=True, now=now)
@@ -285,7 +276,7 @@ async def list_professionals(
     """The professionals who can see the record, the blocked ones and the attending physician,
     with their directory names and last access (for the holder only)."""
     now = now_or_utc(now)
-    entry = await _holder_entry(session, caller, account_id, now)
+    entry = await holder_entry(session, caller, account_id, now)
     if not entry.allowed:
         return entry, []
     record = await record_facts(session, account_id, now=now)
