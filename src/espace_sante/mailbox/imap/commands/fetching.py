@@ -1,0 +1,112 @@
+"""FETCH and UID FETCH: message data items, body sections, BINARY, CHANGEDSINCE.
+The items themselves are computed by ``imap.fetch``.
+"""
+
+from __future__ import annotations
+
+from espace_sante.mailbox.imap import fetch
+from espace_sante.mailbox.imap.core import (
+    Bad,
+    Handler,
+    No,
+    SessionCore,
+)
+from espace_sante.mailbox.imap.mailstore import (
+    MessageRow,
+)
+from espace_sante.mailbox.imap.parser import (
+    Atom,
+    Command,
+    ParenList,
+    Token,
+)
+from espace_sante.mailbox.imap.seqset import SequenceSet
+
+
+class FetchCommands(SessionCore):
+    """FETCH and UID FETCH."""
+
+    async def cmd_fetch(self, c: Command, by_uid: bool = False) -> None:
+        sel = self._require_selected()
+        store = self._require_auth()
+        if len(c.args) not in (2, 3) or not isinstance(c.args[0], Atom):
+            raise Bad("FETCH takes a sequence set, items and optional modifiers")
+        numbers = SequenceSet.parse(c.args[0].value)
+        items = fetch.parse_items(c.args[1])
+        if not by_uid:
+            items = [i for i in items if i != "UID"] if not _asked_uid(c.args[1]) else items
+        targets = self._targets(sel, numbers, by_uid)
+        if len(c.args) == 3:
+            changed_since = _changed_since(c.args[2])
+            self.condstore = True
+            targets = [(seq, row) for seq, row in targets if row.modseq > changed_since]
+            if "MODSEQ" not in items:
+                items.append("MODSEQ")
+        if "MODSEQ" in items:
+            self.condstore = True
+        to_mark: list[MessageRow] = []
+        for seq, row in targets:
+            parts: list[bytes] = []
+            raw: bytes | None = None
+            for item in items:
+                if isinstance(item, str):
+                    parts.append(f"{item} {fetch.simple_value(item, row)}".encode())
+                    continue
+                if raw is None:
+                    raw = await store.raw(row)
+                if item.binary:
+                    try:
+                        data = fetch.decode_part(raw, row, item)
+                    except fetch.UnknownTransferEncoding as exc:
+                        raise No("[UNKNOWN-CTE] cannot decode this part") from exc
+                    if data is None:
+                        raise No("[NONEXISTENT] no such part")
+                    if item.binary == "SIZE":
+                        parts.append(f"{item.label} {len(data)}".encode())
+                        continue
+                    value = fetch.literal8(fetch.apply_partial(data, item))
+                else:
+                    data = fetch.section_bytes(raw, row, item)
+                    value = (
+                        b"NIL" if data is None else fetch.literal(fetch.apply_partial(data, item))
+                    )
+                parts.append(item.label.encode() + b" " + value)
+                if item.sets_seen and not sel.readonly and "\\Seen" not in row.flags:
+                    to_mark.append(row)
+            await self._send(b"* %d FETCH (" % seq + b" ".join(parts) + b")")
+        if to_mark:
+            unique = list({r.id: r for r in to_mark}.values())
+            await store.add_flags(sel.folder.id, unique, ["\\Seen"])
+            index = {r.id: i for i, r in enumerate(sel.messages, 1)}
+            for r in unique:
+                await self._send(f"* {index[r.id]} FETCH (FLAGS ({' '.join(r.flags)}))")
+        await self._done(c)
+
+    async def cmd_uid_fetch(self, c: Command) -> None:
+        await self.cmd_fetch(c, by_uid=True)
+
+
+def _changed_since(token: Token) -> int:
+    items = token.items if isinstance(token, ParenList) else ()
+    if (
+        len(items) != 2
+        or not isinstance(items[0], Atom)
+        or items[0].upper != "CHANGEDSINCE"
+        or not isinstance(items[1], Atom)
+        or not items[1].value.isdigit()
+    ):
+        raise Bad("expected (CHANGEDSINCE modseq)")
+    return int(items[1].value)
+
+
+def _asked_uid(token: Token) -> bool:
+    from espace_sante.mailbox.imap.parser import ParenList
+
+    tokens = token.items if isinstance(token, ParenList) else (token,)
+    return any(isinstance(t, Atom) and t.upper == "UID" for t in tokens)
+
+
+HANDLERS: dict[str, Handler[FetchCommands]] = {
+    "FETCH": FetchCommands.cmd_fetch,
+    "UID FETCH": FetchCommands.cmd_uid_fetch,
+}
