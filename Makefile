@@ -68,6 +68,7 @@ bench: install-test system-deps
 	$(BIN)/python bench/smtp_inbound.py $(BENCH_ARGS)
 	$(BIN)/python bench/imap_load.py
 	$(BIN)/python bench/web_load.py
+	$(BIN)/python bench/directory_import.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,9 @@ from fixtures.mssante import valid_nir
 
 REPO = Path(__file__).resolve().parents[2]
 
+#: The commands whose work is the database's run on both; the others on SQLite (conftest).
+both_databases = pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+
 
 def cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -41,6 +44,7 @@ def env(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> dict[st
     return e
 
 
+@both_databases
 def test_init_is_idempotent_and_makes_everything(env: dict[str, str], tmp_path: Path) -> None:
     first = cli(env, "init")
     assert first.returncode == 0, first.stderr
@@ -110,6 +114,7 @@ def test_bad_configuration_stops_start_up_naming_the_key(env: dict[str, str]) ->
     assert "ESPACE_SMTP_INBOUND_PORT" in result.stderr
 
 
+@both_databases
 def test_demo_seeds_once_and_audit_verifies(env: dict[str, str]) -> None:
     assert cli(env, "init").returncode == 0
     first = cli(env, "demo")
