@@ -1,9 +1,11 @@
-"""An IMAP server on loopback over a mailbox the gateway's delivery code filled."""
+"""An IMAP server on loopback over a mailbox the gateway's delivery code filled, and clients for
+it: ``raw_imap`` (the raw client of ``raw.py``) and ``imaplib_client`` (Python's imaplib)."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+import imaplib
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -20,6 +22,8 @@ from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
 from fixtures.mssante import clinician_message
 from fixtures.seed import DOCTOR, Seeded
+
+from .raw import RawImap, RawOpener, connect
 
 
 @dataclass(frozen=True)
@@ -83,3 +87,31 @@ async def imap(
 @pytest.fixture
 def client_tls(pki: DevPki) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(pki.ca_cert))
+
+
+@pytest.fixture
+async def raw_imap(imap: ImapListener, client_tls: ssl.SSLContext) -> AsyncIterator[RawOpener]:
+    """Opens raw connections to ``imap`` (implicit TLS, or ``starttls=True``); all are closed
+    at teardown."""
+    opened: list[RawImap] = []
+
+    async def open_connection(*, starttls: bool = False) -> RawImap:
+        port = imap.port if starttls else imap.tls_port
+        client = await connect(port, client_tls, starttls=starttls)
+        opened.append(client)
+        return client
+
+    yield open_connection
+    for client in opened:
+        client.close()
+
+
+def imaplib_client(
+    imap: ImapListener, tls: ssl.SSLContext, user: str | None = None, password: str | None = None
+) -> imaplib.IMAP4_SSL:
+    """Python's imaplib over implicit TLS (blocking: call it in a thread), logged in if given a
+    user and a password."""
+    client = imaplib.IMAP4_SSL("127.0.0.1", imap.tls_port, ssl_context=tls, timeout=10)
+    if user is not None and password is not None:
+        client.login(user, password)
+    return client
