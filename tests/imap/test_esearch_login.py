@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import ssl
 
 from espace_sante.mailbox.imap.server import ImapListener
@@ -53,29 +52,4 @@ async def test_esearch_and_saved_results(
     assert stored[0].startswith(b"* 2 FETCH (FLAGS (\\Flagged)")
     assert (await s.command("i SEARCH UID $"))[0] == b"* SEARCH 2\r\n"
     assert (await s.command("j SEARCH RETURN (BOGUS) ALL"))[-1].startswith(b"j BAD")
-    s.writer.close()
-
-
-async def test_authenticate_login(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
-    s = await _open(imap, client_tls)
-    prompt = await s.command("a AUTHENTICATE LOGIN")
-    assert base64.b64decode(prompt[-1][2:].strip()) == b"Username:"
-    s.writer.write(base64.b64encode(mailbox.address.encode()) + b"\r\n")
-    assert base64.b64decode((await s.reader.readline())[2:].strip()) == b"Password:"
-    s.writer.write(base64.b64encode(mailbox.password.encode()) + b"\r\n")
-    assert (await s.reader.readline()).startswith(b"a OK")
-    s.writer.close()
-    # with SASL-IR the user name comes with the command
-    s = await _open(imap, client_tls)
-    user = base64.b64encode(mailbox.address.encode()).decode()
-    assert (
-        base64.b64decode((await s.command(f"b AUTHENTICATE LOGIN {user}"))[-1][2:].strip())
-        == b"Password:"
-    )
-    s.writer.write(base64.b64encode(b"wrong-password") + b"\r\n")
-    assert (await asyncio.wait_for(s.reader.readline(), 15)).startswith(
-        b"b NO [AUTHENTICATIONFAILED]"
-    )
     s.writer.close()
