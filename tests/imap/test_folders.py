@@ -1,9 +1,10 @@
-"""CREATE, DELETE, RENAME, SUBSCRIBE/LSUB and CHILDREN; UIDVALIDITY never reused for a name."""
+"""CREATE, DELETE, RENAME, SUBSCRIBE/UNSUBSCRIBE, LIST and LSUB with CHILDREN, LIST-EXTENDED and
+LIST-STATUS; UIDVALIDITY never reused for a name; mailbox names in modified UTF-7 for IMAP4rev1
+and in UTF-8 for IMAP4rev2 (the codec itself: test_mutf7)."""
 
 from __future__ import annotations
 
 import asyncio
-import imaplib
 import re
 import ssl
 
@@ -11,7 +12,8 @@ import pytest
 
 from espace_sante.mailbox.imap.server import ImapListener
 
-from .conftest import Mailbox
+from .conftest import Mailbox, imaplib_client
+from .raw import RawOpener
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -20,8 +22,7 @@ async def test_folder_lifecycle(
     imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
 ) -> None:
     def session() -> dict[str, object]:
-        c = imaplib.IMAP4_SSL("127.0.0.1", imap.tls_port, ssl_context=client_tls, timeout=10)
-        c.login(mailbox.address, mailbox.password)
+        c = imaplib_client(imap, client_tls, mailbox.address, mailbox.password)
         out: dict[str, object] = {}
         out["create"] = c.create("Cardiologie")
         out["create_child"] = c.create("Cardiologie/2026")
@@ -65,35 +66,47 @@ async def test_folder_lifecycle(
     assert b"MESSAGES 0" in out["validity2"]  # type: ignore[operator]
 
 
-async def test_list_extended_and_list_status(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", imap.tls_port, ssl=client_tls)
-    await reader.readline()
-
-    async def command(line: str) -> list[bytes]:
-        tag = line.split()[0].encode()
-        writer.write(line.encode() + b"\r\n")
-        out = []
-        while True:
-            reply = await asyncio.wait_for(reader.readline(), 10)
-            out.append(reply)
-            if reply.startswith(tag + b" "):
-                return out
-
-    await command(f"a LOGIN {mailbox.address} {mailbox.password}")
-    await command("b UNSUBSCRIBE Archive")
-    replies = await command('c LIST "" (INBOX Sent) RETURN (STATUS (MESSAGES UNSEEN))')
+async def test_list_extended_and_list_status(raw_imap: RawOpener, mailbox: Mailbox) -> None:
+    c = await raw_imap()
+    await c.login(mailbox.address, mailbox.password)
+    await c.command("b UNSUBSCRIBE Archive")
+    replies = (await c.command('c LIST "" (INBOX Sent) RETURN (STATUS (MESSAGES UNSEEN))')).lines
     assert replies[:4] == [
         b'* LIST (\\HasNoChildren) "/" "INBOX"\r\n',
         b'* STATUS "INBOX" (MESSAGES 2 UNSEEN 2)\r\n',
         b'* LIST (\\HasNoChildren \\Sent) "/" "Sent"\r\n',
         b'* STATUS "Sent" (MESSAGES 0 UNSEEN 0)\r\n',
     ]
-    subscribed = b"".join(await command('d LIST (SUBSCRIBED) "" "*"'))
+    subscribed = (await c.command('d LIST (SUBSCRIBED) "" "*"')).joined
     assert b'\\Subscribed) "/" "INBOX"' in subscribed and b'"Archive"' not in subscribed
-    special = b"".join(await command('e LIST (SPECIAL-USE) "" "*"'))
+    special = (await c.command('e LIST (SPECIAL-USE) "" "*"')).joined
     assert b'"INBOX"' not in special and b"\\Trash" in special
     for bad in ('f LIST (BOGUS) "" "*"', 'g LIST "" "*" RETURN (STATUS (COLOR))'):
-        assert (await command(bad))[-1].split()[1] == b"BAD"
-    writer.close()
+        assert (await c.command(bad)).tagged.split()[1] == b"BAD"
+
+
+async def test_names_are_modified_utf7_for_rev1_and_utf8_for_rev2(
+    raw_imap: RawOpener, mailbox: Mailbox
+) -> None:
+    rev1 = await raw_imap()
+    await rev1.login(mailbox.address, mailbox.password)
+    assert (await rev1.command("b CREATE R&AOk-sultats/Biologie")).tagged.startswith(b"b OK")
+    listed = (await rev1.command('c LIST "" "R*"')).lines
+    assert b'* LIST (\\HasChildren) "/" "R&AOk-sultats"\r\n' in listed
+    assert b'* LIST (\\HasNoChildren) "/" "R&AOk-sultats/Biologie"\r\n' in listed
+    assert (await rev1.command("d CREATE &AOk")).tagged.startswith(b"d BAD")
+    assert (await rev1.command("e SELECT R&AOk-sultats/Biologie")).tagged.startswith(b"e OK")
+
+    rev2 = await raw_imap()
+    await rev2.login(mailbox.address, mailbox.password)
+    await rev2.command("b ENABLE IMAP4rev2")
+    listed = (await rev2.command('c LIST "" "R*"')).lines
+    assert '* LIST (\\HasChildren) "/" "Résultats"\r\n'.encode() in listed
+    status = (await rev2.command('d STATUS "Résultats/Biologie" (MESSAGES)')).lines
+    assert status[0] == '* STATUS "Résultats/Biologie" (MESSAGES 0)\r\n'.encode()
+    # the same folder, whichever way it was named
+    assert (await rev2.command('e CREATE "Résultats"')).tagged.startswith(b"e NO")
+    renamed = await rev2.command('f RENAME "Résultats" "Comptes rendus"')
+    assert renamed.tagged.startswith(b"f OK")
+    listed = (await rev1.command('g LIST "" "*"')).lines
+    assert b'* LIST (\\HasNoChildren) "/" "Comptes rendus/Biologie"\r\n' in listed

@@ -1,63 +1,14 @@
-"""IMAP4rev2 (RFC 9051) after ENABLE, next to IMAP4rev1; mailbox names in modified UTF-7 / UTF-8."""
+"""IMAP4rev2 (RFC 9051) after ENABLE, next to IMAP4rev1."""
 
 from __future__ import annotations
 
 import imaplib
 import ssl
 
-import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from espace_sante.mailbox.imap import mutf7
 from espace_sante.mailbox.imap.server import ImapListener
 
 from .conftest import Mailbox
 from .test_esearch_login import _open
-
-# -- the modified UTF-7 codec ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("unicode", "wire"),
-    [
-        ("INBOX", "INBOX"),
-        ("Résultats", "R&AOk-sultats"),
-        ("Santé & co", "Sant&AOk- &- co"),
-        ("日本語", "&ZeVnLIqe-"),
-        ("~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"),  # RFC 3501 §5.1.3
-        ("😀", "&2D3eAA-"),
-    ],
-)
-def test_known_names(unicode: str, wire: str) -> None:
-    assert mutf7.encode(unicode) == wire
-    assert mutf7.decode(wire) == unicode
-
-
-@pytest.mark.parametrize(
-    "bad",
-    [
-        "&AOk",  # unterminated
-        "&A-",  # one base64 character is no UTF-16 unit
-        "&AEE-",  # "A" encoded: printable ASCII must stand for itself
-        "&AOk/-",  # "/" is not in the modified alphabet
-        "Ré",  # 8-bit in a rev1 name
-        "a\x01b",
-    ],
-)
-def test_malformed_names_are_refused(bad: str) -> None:
-    with pytest.raises(mutf7.MUtf7Error):
-        mutf7.decode(bad)
-
-
-@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=40))
-def test_round_trip(name: str) -> None:
-    wire = mutf7.encode(name)
-    assert wire.isascii()
-    assert mutf7.decode(wire) == name
-
-
-# -- over the wire -------------------------------------------------------------------------------
 
 
 async def test_capability_and_enable(
@@ -91,34 +42,6 @@ async def test_capability_and_enable(
     await s.command("l STORE 1 +FLAGS (\\Deleted)")
     assert b"DELETED 1)" in (await s.command("m STATUS INBOX (DELETED)"))[0]
     s.writer.close()
-
-
-async def test_names_are_modified_utf7_for_rev1_and_utf8_for_rev2(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
-    rev1 = await _open(imap, client_tls)
-    await rev1.command(f"a LOGIN {mailbox.address} {mailbox.password}")
-    assert (await rev1.command("b CREATE R&AOk-sultats/Biologie"))[-1].startswith(b"b OK")
-    listed = await rev1.command('c LIST "" "R*"')
-    assert b'* LIST (\\HasChildren) "/" "R&AOk-sultats"\r\n' in listed
-    assert b'* LIST (\\HasNoChildren) "/" "R&AOk-sultats/Biologie"\r\n' in listed
-    assert (await rev1.command("d CREATE &AOk"))[-1].startswith(b"d BAD")
-    assert (await rev1.command("e SELECT R&AOk-sultats/Biologie"))[-1].startswith(b"e OK")
-
-    rev2 = await _open(imap, client_tls)
-    await rev2.command(f"a LOGIN {mailbox.address} {mailbox.password}")
-    await rev2.command("b ENABLE IMAP4rev2")
-    listed = await rev2.command('c LIST "" "R*"')
-    assert '* LIST (\\HasChildren) "/" "Résultats"\r\n'.encode() in listed
-    status = await rev2.command('d STATUS "Résultats/Biologie" (MESSAGES)')
-    assert status[0] == '* STATUS "Résultats/Biologie" (MESSAGES 0)\r\n'.encode()
-    # the same folder, whichever way it was named
-    assert (await rev2.command('e CREATE "Résultats"'))[-1].startswith(b"e NO")
-    assert (await rev2.command('f RENAME "Résultats" "Comptes rendus"'))[-1].startswith(b"f OK")
-    listed = await rev1.command('g LIST "" "*"')
-    assert b'* LIST (\\HasNoChildren) "/" "Comptes rendus/Biologie"\r\n' in listed
-    rev1.writer.close()
-    rev2.writer.close()
 
 
 async def test_imaplib_still_speaks_rev1(
