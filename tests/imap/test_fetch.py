@@ -1,61 +1,43 @@
-"""BINARY (RFC 3516): a part's content with its transfer encoding undone, its size, partials."""
+"""FETCH of body sections: BINARY (RFC 3516), a part's content with its transfer encoding undone,
+its size, partials; the parts of an encapsulated message. FETCH with imaplib (ENVELOPE,
+BODYSTRUCTURE, PEEK and \\Seen): test_session_imaplib; MODSEQ and CHANGEDSINCE: test_condstore."""
 
 from __future__ import annotations
 
 import asyncio
 import email
 import email.policy
-import re
 import ssl
 
 from espace_sante.mailbox.imap.server import ImapListener
 
-from .conftest import Mailbox
+from .conftest import Mailbox, imaplib_client
+from .raw import RawOpener
 
 
-async def test_binary_fetch_of_a_base64_attachment(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
+async def test_binary_fetch_of_a_base64_attachment(raw_imap: RawOpener, mailbox: Mailbox) -> None:
     message = email.message_from_bytes(mailbox.messages[1], policy=email.policy.default)
     pdf = list(message.iter_parts())[1].get_content()  # part 2: application/pdf, base64
     assert isinstance(pdf, bytes)
-    reader, writer = await asyncio.open_connection("127.0.0.1", imap.tls_port, ssl=client_tls)
-    await reader.readline()
-
-    async def command(line: str) -> bytes:
-        tag = line.split()[0].encode()
-        writer.write(line.encode() + b"\r\n")
-        out = b""
-        while True:
-            reply = await asyncio.wait_for(reader.readline(), 10)
-            m = re.search(rb"~?\{(\d+)\}\r\n$", reply)
-            if m:
-                reply += await reader.readexactly(int(m.group(1)))
-            out += reply
-            if reply.startswith(tag + b" "):
-                return out
-
-    await command(f"a LOGIN {mailbox.address} {mailbox.password}")
-    await command("b EXAMINE INBOX")
-    size = await command("c FETCH 2 (BINARY.SIZE[2])")
+    c = await raw_imap()
+    await c.login(mailbox.address, mailbox.password)
+    await c.command("b EXAMINE INBOX")
+    size = (await c.command("c FETCH 2 (BINARY.SIZE[2])")).joined
     assert f"BINARY.SIZE[2] {len(pdf)}".encode() in size
-    body = await command("d FETCH 2 (BINARY.PEEK[2])")
+    body = (await c.command("d FETCH 2 (BINARY.PEEK[2])")).joined
     assert b"BINARY[2] {%d}\r\n" % len(pdf) + pdf in body
-    partial = await command("e FETCH 2 (BINARY.PEEK[2]<0.4>)")
+    partial = (await c.command("e FETCH 2 (BINARY.PEEK[2]<0.4>)")).joined
     assert b"BINARY[2]<0> {4}\r\n%PDF" in partial
-    text = await command("f FETCH 2 (BINARY.PEEK[1])")
+    text = (await c.command("f FETCH 2 (BINARY.PEEK[1])")).joined
     assert b"BINARY[1] {" in text
-    assert b"g NO [NONEXISTENT]" in await command("g FETCH 2 (BINARY.PEEK[7])")
-    assert b"h BAD" in await command("h FETCH 2 (BINARY.PEEK[2.HEADER])")
-    writer.close()
+    assert b"g NO [NONEXISTENT]" in (await c.command("g FETCH 2 (BINARY.PEEK[7])")).joined
+    assert b"h BAD" in (await c.command("h FETCH 2 (BINARY.PEEK[2.HEADER])")).joined
 
 
 async def test_the_body_of_a_forwarded_single_part_message_is_part_2_1(
     imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
 ) -> None:
     """RFC 9051 §6.4.5: a non-multipart encapsulated message has one part, S.1 (its body)."""
-    import imaplib
-
     inner = (
         b"From: a@b.fr\r\nSubject: original\r\nContent-Type: text/plain\r\n\r\nTexte d'origine\r\n"
     )
@@ -67,8 +49,7 @@ async def test_the_body_of_a_forwarded_single_part_message_is_part_2_1(
     )
 
     def run() -> tuple[bytes, bytes, object]:
-        with imaplib.IMAP4_SSL("127.0.0.1", imap.tls_port, ssl_context=client_tls) as c:
-            c.login(mailbox.address, mailbox.password)
+        with imaplib_client(imap, client_tls, mailbox.address, mailbox.password) as c:
             c.append("Drafts", None, None, outer)
             c.select("Drafts")
             _, body = c.fetch("1", "(BODY.PEEK[2.1])")

@@ -1,5 +1,6 @@
-"""STORE, EXPUNGE, COPY, MOVE, APPEND and STATUS with imaplib; two sessions on one mailbox see
-each other's changes; UIDs never repeat."""
+"""STORE, EXPUNGE, COPY, MOVE, APPEND (and MULTIAPPEND) with STATUS after them; two sessions on
+one mailbox see each other's changes; UIDs never repeat. STORE UNCHANGEDSINCE: test_condstore;
+STORE on a saved result: test_search_sort."""
 
 from __future__ import annotations
 
@@ -12,15 +13,14 @@ import pytest
 
 from espace_sante.mailbox.imap.server import ImapListener
 
-from .conftest import Mailbox
+from .conftest import Mailbox, imaplib_client
+from .raw import Literal, RawOpener
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 def _login(imap: ImapListener, tls: ssl.SSLContext, mailbox: Mailbox) -> imaplib.IMAP4_SSL:
-    c = imaplib.IMAP4_SSL("127.0.0.1", imap.tls_port, ssl_context=tls, timeout=10)
-    c.login(mailbox.address, mailbox.password)
-    return c
+    return imaplib_client(imap, tls, mailbox.address, mailbox.password)
 
 
 async def test_store_expunge_copy_move_append(
@@ -116,37 +116,34 @@ async def test_two_sessions_see_each_others_changes(
     assert uids == [2, 3]  # the appended message took a new UID, not the expunged 1
 
 
-async def test_multiappend_is_all_or_nothing(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", imap.tls_port, ssl=client_tls)
-    await reader.readline()
-
-    async def command(data: bytes, tag: bytes) -> list[bytes]:
-        writer.write(data)
-        out = []
-        while True:
-            reply = await asyncio.wait_for(reader.readline(), 10)
-            out.append(reply)
-            if reply.startswith(tag + b" "):
-                return out
-
-    await command(f"a LOGIN {mailbox.address} {mailbox.password}\r\n".encode(), b"a")
+async def test_multiappend_is_all_or_nothing(raw_imap: RawOpener, mailbox: Mailbox) -> None:
+    c = await raw_imap()
+    await c.login(mailbox.address, mailbox.password)
     one, two = b"Subject: un\r\n\r\n1\r\n", b"Subject: deux\r\n\r\n2\r\n"
-    ok = await command(
-        b"b APPEND Drafts (\\Draft) {%d+}\r\n%s " % (len(one), one)
-        + b'(\\Seen) "24-Nov-2026 10:00:00 +0100" {%d+}\r\n%s\r\n' % (len(two), two),
-        b"b",
+    ok = await c.command(
+        "b APPEND Drafts (\\Draft) ",
+        Literal(one),
+        ' (\\Seen) "24-Nov-2026 10:00:00 +0100" ',
+        Literal(two),
     )
-    assert re.match(rb"b OK \[APPENDUID \d+ 1:2\]", ok[-1]), ok
+    assert re.match(rb"b OK \[APPENDUID \d+ 1:2\]", ok.tagged), ok
     # a bad second message (empty) means neither is stored
-    bad = await command(b"c APPEND Drafts {%d+}\r\n%s {0+}\r\n\r\n" % (len(one), one), b"c")
-    assert bad[-1].startswith(b"c NO")
-    status = b"".join(await command(b"d STATUS Drafts (MESSAGES)\r\n", b"d"))
+    bad = await c.command("c APPEND Drafts ", Literal(one), " ", Literal(b""))
+    assert bad.tagged.startswith(b"c NO")
+    status = (await c.command("d STATUS Drafts (MESSAGES)")).joined
     assert b"MESSAGES 2" in status
-    fetched = b"".join(
-        await command(b"e EXAMINE Drafts\r\nf FETCH 2 (FLAGS INTERNALDATE)\r\n", b"f")
-    )
+    await c.send(b"e EXAMINE Drafts\r\nf FETCH 2 (FLAGS INTERNALDATE)\r\n")  # pipelined
+    fetched = (await c.read_until("f")).joined
     # the same instant, in UTC, on SQLite as on PostgreSQL
     assert b"\\Seen" in fetched and b'"24-Nov-2026 09:00:00 +0000"' in fetched
-    writer.close()
+
+
+async def test_append_with_a_synchronising_literal(raw_imap: RawOpener, mailbox: Mailbox) -> None:
+    c = await raw_imap()
+    await c.login(mailbox.address, mailbox.password)
+    message = b"Subject: synchrone\r\n\r\nattendu\r\n"
+    appended = await c.command("b APPEND Drafts ", Literal(message, synchronising=True))
+    assert re.match(rb"b OK \[APPENDUID \d+ 1\]", appended.tagged), appended
+    await c.command("c EXAMINE Drafts")
+    fetched = await c.command("d FETCH 1 (BODY.PEEK[])")
+    assert fetched.untagged == [b"* 1 FETCH (BODY[] {%d}\r\n%s)\r\n" % (len(message), message)]
