@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import ssl
 from dataclasses import replace
 from datetime import date
 
@@ -19,7 +18,6 @@ from espace_sante.accounts.guardians import (
     revoke_guardian,
 )
 from espace_sante.accounts.patients import NewPatient, PatientRecord, create_patient
-from espace_sante.mailbox.imap.server import ImapListener
 from espace_sante.mailbox.store import ensure_default_folders
 from espace_sante.policy.ins import DEMO_NIR_OID
 from espace_sante.storage.engine import transaction
@@ -29,7 +27,7 @@ from fixtures.mssante import clinician_message, valid_nir
 from fixtures.seed import DOCTOR, Seeded
 
 from .conftest import Mailbox, deliver
-from .test_esearch_login import _open
+from .raw import RawOpener
 
 
 async def _minor(storage: Storage) -> PatientRecord:
@@ -59,8 +57,7 @@ def _plain(authzid: str, user: str, password: str) -> str:
 
 
 async def test_guardian_reads_the_dependants_mailbox(
-    imap: ImapListener,
-    client_tls: ssl.SSLContext,
+    raw_imap: RawOpener,
     mailbox: Mailbox,
     storage: Storage,
     seeded: Seeded,
@@ -71,24 +68,24 @@ async def test_guardian_reads_the_dependants_mailbox(
         replace(seeded, active=minor),
         clinician_message(sender=DOCTOR, patient_ins=minor.ins, subject="Vaccins"),
     )
-    s = await _open(imap, client_tls)
+    s = await raw_imap()
     # not a guardian yet: refused, and nothing is opened
     refused = await s.command(
         f"a AUTHENTICATE PLAIN {_plain(minor.address, mailbox.address, mailbox.password)}"
     )
-    assert refused[-1].startswith(b"a NO [AUTHORIZATIONFAILED]")
+    assert refused.tagged.startswith(b"a NO [AUTHORIZATIONFAILED]")
 
     async with transaction(storage.sessions) as session:
         await add_guardian(session, minor.address, mailbox.address)
     ok = await s.command(
         f"b AUTHENTICATE PLAIN {_plain(minor.address, mailbox.address, mailbox.password)}"
     )
-    assert ok[-1].startswith(b"b OK")
+    assert ok.tagged.startswith(b"b OK")
     await s.command("c SELECT INBOX")
     fetched = await s.command("d FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-    subjects = b"".join(fetched)
+    subjects = fetched.joined
     assert b"Vaccins" in subjects and b"Compte rendu" not in subjects  # the minor's mail only
-    s.writer.close()
+    s.close()
 
     async with storage.sessions() as session:
         actions = (
@@ -102,33 +99,32 @@ async def test_guardian_reads_the_dependants_mailbox(
 
 
 async def test_another_account_or_a_revoked_guardian_is_refused(
-    imap: ImapListener,
-    client_tls: ssl.SSLContext,
+    raw_imap: RawOpener,
     mailbox: Mailbox,
     storage: Storage,
 ) -> None:
     minor = await _minor(storage)
     async with transaction(storage.sessions) as session:
         await add_guardian(session, minor.address, mailbox.address)
-    s = await _open(imap, client_tls)
+    s = await raw_imap()
     # the other patient is not the minor's guardian
     other = _plain(minor.address, mailbox.other_address, mailbox.other_password)
-    assert (await s.command(f"a AUTHENTICATE PLAIN {other}"))[-1].startswith(
+    assert (await s.command(f"a AUTHENTICATE PLAIN {other}")).tagged.startswith(
         b"a NO [AUTHORIZATIONFAILED]"
     )
     # acting for an adult is never allowed
     adult = _plain(mailbox.other_address, mailbox.address, mailbox.password)
-    assert (await s.command(f"b AUTHENTICATE PLAIN {adult}"))[-1].startswith(b"b NO")
+    assert (await s.command(f"b AUTHENTICATE PLAIN {adult}")).tagged.startswith(b"b NO")
     async with transaction(storage.sessions) as session:
         assert await revoke_guardian(session, minor.address, mailbox.address)
         assert not await revoke_guardian(session, minor.address, mailbox.address)
         (info,) = await guardianships_of(session, minor.address)
         assert info.revoked_at is not None
     mine = _plain(minor.address, mailbox.address, mailbox.password)
-    assert (await s.command(f"c AUTHENTICATE PLAIN {mine}"))[-1].startswith(
+    assert (await s.command(f"c AUTHENTICATE PLAIN {mine}")).tagged.startswith(
         b"c NO [AUTHORIZATIONFAILED]"
     )
-    s.writer.close()
+    s.close()
     await asyncio.sleep(0)
 
 
