@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
-import re
 import ssl
 from collections.abc import Callable
 from typing import TypeVar
@@ -17,7 +16,7 @@ from espace_sante.mailbox.imapmeta import from_json
 from espace_sante.storage.runtime import Storage
 from fixtures.store_queries import inbox
 
-from .conftest import Mailbox
+from .conftest import Mailbox, imaplib_client
 
 T = TypeVar("T")
 
@@ -28,17 +27,13 @@ async def in_thread(fn: Callable[[], T]) -> T:
     return await asyncio.to_thread(fn)
 
 
-def _tls_client(imap: ImapListener, tls: ssl.SSLContext) -> imaplib.IMAP4_SSL:
-    return imaplib.IMAP4_SSL("127.0.0.1", imap.tls_port, ssl_context=tls, timeout=10)
-
-
 async def test_login_list_select_and_fetch_over_implicit_tls(
     imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox, storage: Storage, seeded
 ) -> None:
     stored = await inbox(storage, seeded.active.account_id)
 
     def session() -> dict[str, object]:
-        c = _tls_client(imap, client_tls)
+        c = imaplib_client(imap, client_tls)
         out: dict[str, object] = {"caps": c.capabilities}
         out["login"] = c.login(mailbox.address, mailbox.password)
         out["list"] = c.list()
@@ -109,7 +104,7 @@ async def test_authenticate_plain_with_initial_response(
     imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
 ) -> None:
     def session() -> tuple[str, list[bytes]]:
-        c = _tls_client(imap, client_tls)
+        c = imaplib_client(imap, client_tls)
         answer = c.authenticate(
             "PLAIN", lambda _: f"\0{mailbox.address}\0{mailbox.password}".encode()
         )
@@ -127,7 +122,7 @@ async def test_wrong_passwords_are_refused_slowly_and_lock_the_account(
     monkeypatch.setattr(login, "BASE_DELAY_SECONDS", 0.01)
 
     def attempt(password: str, user: str = mailbox.address) -> str:
-        c = _tls_client(imap, client_tls)
+        c = imaplib_client(imap, client_tls)
         try:
             c.login(user, password)
             return "OK"
@@ -150,7 +145,7 @@ async def test_one_account_never_sees_another(
     imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
 ) -> None:
     def session() -> list[bytes]:
-        c = _tls_client(imap, client_tls)
+        c = imaplib_client(imap, client_tls)
         c.login(mailbox.other_address, mailbox.other_password)
         c.select("INBOX")
         _, data = c.fetch("1:*", "(ENVELOPE)")
@@ -162,7 +157,7 @@ async def test_one_account_never_sees_another(
 
     # the other patient's password does not open this mailbox either
     def cross() -> str:
-        c = _tls_client(imap, client_tls)
+        c = imaplib_client(imap, client_tls)
         try:
             c.login(mailbox.address, mailbox.other_password)
             return "OK"
@@ -180,60 +175,10 @@ async def test_noop_announces_new_mail(
 
     from .conftest import deliver
 
-    c = await in_thread(lambda: _tls_client(imap, client_tls))
+    c = await in_thread(lambda: imaplib_client(imap, client_tls))
     await in_thread(lambda: c.login(mailbox.address, mailbox.password))
     await in_thread(lambda: c.select("INBOX"))
     await deliver(storage, seeded, clinician_message(sender=DOCTOR, patient_ins=seeded.active.ins))
     await in_thread(c.noop)
     assert c.untagged_responses.get("EXISTS") in ([b"3"], [b"2", b"3"])
     await in_thread(c.logout)
-
-
-def _raw_session(imap: ImapListener, tls: ssl.SSLContext, lines: list[bytes]) -> list[bytes]:
-    """Send raw lines after logging in; return every response line."""
-    import socket
-
-    with (
-        socket.create_connection(("127.0.0.1", imap.tls_port), timeout=10) as sock,
-        tls.wrap_socket(sock, server_hostname="localhost") as s,
-    ):
-        f = s.makefile("rb")
-        out = [f.readline()]
-        for line in lines:
-            s.sendall(line)
-            while True:
-                reply = f.readline()
-                out.append(reply)
-                if not reply or re.match(rb"^([^*+\s]\S* (OK|NO|BAD)|\* BYE)", reply):
-                    if not reply.startswith(b"* BYE"):
-                        break
-                    return out
-        return out
-
-
-async def test_malformed_commands_get_bad_and_the_session_goes_on(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
-    lines = [
-        f"a0 LOGIN {mailbox.address} {mailbox.password}\r\n".encode(),
-        b"a1 SELECT\r\n",
-        b"a6 EXAMINE INBOX\r\n",
-        b"a2 FETCH 1 (FLAGS\r\n",
-        b"a3 FETCH 0:x FLAGS\r\n",
-        b"a4 XYZZY\r\n",
-        b"a5 FETCH 1 (BODY[" + b".".join(b"%d" % n for n in range(1, 34)) + b"])\r\n",
-        b"a7 FETCH 99 FLAGS\r\n",
-        b"a8 FETCH 1 (BODY[9])\r\n",
-        b"a9 NOOP " + b"x" * 70_000 + b"\r\n",
-        b"b1 LOGIN {99999999}\r\n",
-        b"b2 NOOP\r\n",
-    ]
-    replies = await in_thread(lambda: _raw_session(imap, client_tls, lines))
-    tagged = {r.split(b" ")[0]: r for r in replies if re.match(rb"^[ab]\d ", r)}
-    assert tagged[b"a0"].startswith(b"a0 OK")
-    for tag in (b"a1", b"a2", b"a3", b"a4", b"a5", b"a7", b"a9", b"b1"):
-        assert tagged[tag].startswith(tag + b" BAD"), tagged[tag]
-    assert tagged[b"a6"].startswith(b"a6 OK [READ-ONLY]")
-    assert any(r.startswith(b"* 1 FETCH (BODY[9] NIL)") for r in replies)
-    assert b"TOOBIG" in tagged[b"b1"]
-    assert tagged[b"b2"].startswith(b"b2 OK")
