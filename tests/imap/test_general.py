@@ -1,6 +1,6 @@
 """Commands of any state and session-wide ones: CAPABILITY, ENABLE (IMAP4rev2, RFC 9051, next to
-IMAP4rev1), IDLE waking up on a delivery. NOOP announcing new mail is in test_session_imaplib,
-ENABLE CONDSTORE in test_condstore."""
+IMAP4rev1), ID, NAMESPACE, NOOP, LOGOUT, IDLE waking up on a delivery. NOOP announcing new mail
+is in test_session_imaplib, ENABLE CONDSTORE in test_condstore."""
 
 from __future__ import annotations
 
@@ -57,3 +57,20 @@ async def test_idle_reports_a_delivery_as_it_happens(
     assert await c.readline() == b"* 3 EXISTS\r\n"
     await c.send(b"DONE\r\n")
     assert (await c.readline()).startswith(b"a3 OK")
+
+
+async def test_id_namespace_noop_and_logout(raw_imap: RawOpener, mailbox: Mailbox) -> None:
+    c = await raw_imap()
+    ident = await c.command('a ID ("name" "pytest")')
+    assert ident.untagged == [b'* ID ("name" "espace-sante" "vendor" "espace-sante")\r\n']
+    assert ident.tagged.startswith(b"a OK")
+    assert (await c.command("b NAMESPACE")).tagged.startswith(b"b BAD")  # log in first
+    await c.login(mailbox.address, mailbox.password, tag="c")
+    namespace = await c.command("d NAMESPACE")
+    assert namespace.untagged == [b'* NAMESPACE (("" "/")) NIL NIL\r\n']
+    assert namespace.tagged.startswith(b"d OK")
+    assert (await c.command("e NOOP")).tagged.startswith(b"e OK")
+    assert (await c.command("f NOOP now")).tagged.startswith(b"f BAD")  # no arguments
+    bye = await c.command("g LOGOUT")
+    assert bye.untagged == [b"* BYE logging out\r\n"] and bye.tagged.startswith(b"g OK")
+    assert await c.read_to_end() == b""  # and the server closes the connection

@@ -1,6 +1,6 @@
-"""STORE, EXPUNGE, COPY, MOVE, APPEND (and MULTIAPPEND) with STATUS after them; two sessions on
-one mailbox see each other's changes; UIDs never repeat. STORE UNCHANGEDSINCE: test_condstore;
-STORE on a saved result: test_search_sort."""
+"""STORE, EXPUNGE, COPY, MOVE, APPEND (and MULTIAPPEND) with STATUS after them, CLOSE and
+UNSELECT; two sessions on one mailbox see each other's changes; UIDs never repeat. STORE
+UNCHANGEDSINCE: test_condstore; STORE on a saved result: test_search_sort."""
 
 from __future__ import annotations
 
@@ -147,3 +147,18 @@ async def test_append_with_a_synchronising_literal(raw_imap: RawOpener, mailbox:
     await c.command("c EXAMINE Drafts")
     fetched = await c.command("d FETCH 1 (BODY.PEEK[])")
     assert fetched.untagged == [b"* 1 FETCH (BODY[] {%d}\r\n%s)\r\n" % (len(message), message)]
+
+
+async def test_unselect_and_close_leave_the_selected_state(
+    raw_imap: RawOpener, mailbox: Mailbox
+) -> None:
+    c = await raw_imap()
+    await c.login(mailbox.address, mailbox.password)
+    assert (await c.command("b CLOSE")).tagged.startswith(b"b BAD")  # nothing selected
+    await c.command("c SELECT INBOX")
+    assert (await c.command("d UNSELECT")).tagged.startswith(b"d OK")
+    assert (await c.command("e FETCH 1 (FLAGS)")).tagged.startswith(b"e BAD")
+    await c.command("f EXAMINE INBOX")
+    assert (await c.command("g CLOSE")).tagged.startswith(b"g OK")
+    assert (await c.command("h FETCH 1 (FLAGS)")).tagged.startswith(b"h BAD")
+    assert (await c.command("i UNSELECT")).tagged.startswith(b"i BAD")
