@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 from espace_sante.config import Settings, load_settings
@@ -25,6 +26,13 @@ from espace_sante.storage.engine import create_engine
 from espace_sante.storage.migrate import upgrade
 from espace_sante.storage.runtime import Storage
 from fixtures.seed import Seeded, seed_trust_space
+
+# Property tests check behaviour, not speed: these machines are shared and a busy moment must not
+# fail an example for taking 200 ms.
+hypothesis.settings.register_profile(
+    "shared-machine", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("shared-machine")
 
 PG_URL = os.environ.get(
     "ESPACE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
