@@ -9,6 +9,7 @@ Content-Type to ``text/plain; charset=us-ascii``.
 
 from __future__ import annotations
 
+import binascii
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -432,6 +433,47 @@ def _language(text: str | None) -> str:
     if not tags:
         return "NIL"
     return "(" + " ".join(imap_quote(t) for t in tags) + ")"
+
+
+# -- binary content appended ------------------------------------------------------------------
+
+_BINARY_CTE = re.compile(rb"(?im)^content-transfer-encoding[ \t]*:[ \t]*binary")
+_CTE_FIELD = re.compile(rb"(?i)content-transfer-encoding[ \t]*:")
+
+
+def encode_binary_parts(raw: bytes) -> bytes:
+    """The message with each leaf whose content is binary (declared
+    ``Content-Transfer-Encoding: binary``, or holding NUL octets) re-encoded in base64, its
+    header saying so; ``raw`` itself when there is none. For APPEND of binary content
+    (RFC 3516 §4.4: the server may change the CTE, losing no data), so that BODYSTRUCTURE and
+    BODY describe the message in a CTE of the base protocol (§6) while BINARY still returns the
+    original octets; Dovecot does the same."""
+    if b"\0" not in raw and not _BINARY_CTE.search(raw):
+        return raw
+    return _encoded_entity(raw, entity(raw, 0, len(raw)))
+
+
+def _encoded_entity(raw: bytes, part: Part) -> bytes:
+    if part.kind != "leaf":
+        out, pos = [raw[part.start : part.body]], part.body
+        for child in children(raw, part):
+            out += [raw[pos : child.start], _encoded_entity(raw, child)]
+            pos = child.end
+        out.append(raw[pos : part.end])
+        return b"".join(out)
+    cte = (part.header("content-transfer-encoding") or "7bit").strip().lower()
+    body = raw[part.body : part.end]
+    if cte not in ("7bit", "8bit", "binary") or (cte != "binary" and b"\0" not in body):
+        return raw[part.start : part.end]
+    header = raw[part.start : part.body]
+    fields = [
+        f for f in re.split(rb"(?<=\n)(?![ \t])", header) if f.strip() and not _CTE_FIELD.match(f)
+    ]
+    if fields and not fields[-1].endswith(b"\n"):
+        fields[-1] += b"\r\n"
+    encoded = binascii.b2a_base64(body, newline=False)
+    lines = b"\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+    return b"".join(fields) + b"Content-Transfer-Encoding: base64\r\n\r\n" + lines
 
 
 # -- envelope -----------------------------------------------------------------------------------
