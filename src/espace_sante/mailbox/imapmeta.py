@@ -105,7 +105,9 @@ def _split(raw: bytes, start: int, end: int) -> tuple[list[tuple[str, str]], int
     if raw.startswith(b"\n", start, end):
         return [], start, start + 1
     crlf = raw.find(b"\r\n\r\n", start, end)
-    lf = raw.find(b"\n\n", start, end)
+    # only a blank LF line before the CRLF one matters (searching further through a body of
+    # short lines would be slow)
+    lf = raw.find(b"\n\n", start, end if crlf == -1 else crlf + 2)
     candidates = [(crlf, 4), (lf, 2)]
     found = [(pos, width) for pos, width in candidates if pos != -1]
     if not found:
