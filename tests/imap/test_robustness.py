@@ -65,7 +65,7 @@ async def test_malformed_commands_get_bad_and_the_session_goes_on(
     for tag in (b"a1", b"a2", b"a3", b"a4", b"a5", b"a7", b"a9", b"b1"):
         assert tagged[tag].startswith(tag + b" BAD"), tagged[tag]
     assert tagged[b"a6"].startswith(b"a6 OK [READ-ONLY]")
-    assert any(r.startswith(b"* 1 FETCH (BODY[9] NIL)") for r in replies)
+    assert any(r.startswith(b"* 1 FETCH (BODY[9] {0}") for r in replies)  # no such part
     assert b"TOOBIG" in tagged[b"b1"]
     assert tagged[b"b2"].startswith(b"b2 OK")
 

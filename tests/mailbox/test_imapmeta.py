@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from espace_sante.mailbox.imapmeta import compute_meta, from_json, imap_quote, to_json
+from espace_sante.mailbox.imapmeta import compute_meta, from_json, imap_quote, locate, to_json
 
 from .corpus import CORPUS
 
@@ -86,14 +86,19 @@ def test_nested_structure_sections_and_offsets() -> None:
         "3 NIL NIL NIL NIL)" in m.bodystructure
     )
     assert m.bodystructure.endswith(' "mixed" ("boundary" "outer") NIL NIL NIL)')
-    offsets = m.part_offsets
-    start, body, end = offsets["1.1"]
-    assert raw[body:end] == b"Texte"
-    start, body, end = offsets["2"]
-    assert raw[body:end] == b"JVBERi0xLjQK"
-    assert raw[start:body].startswith(b"Content-Type: application/pdf")
-    start, body, end = offsets["3"]
-    assert raw[body:end] == b"From: c@d.fr\r\nSubject: inner message\r\n\r\ninner body"
+    text = locate(raw, "1.1")
+    assert text is not None and raw[text.body : text.end] == b"Texte"
+    pdf = locate(raw, "2")
+    assert pdf is not None and raw[pdf.body : pdf.end] == b"JVBERi0xLjQK"
+    assert raw[pdf.start : pdf.body].startswith(b"Content-Type: application/pdf")
+    forwarded = locate(raw, "3")
+    assert forwarded is not None and forwarded.kind == "message"
+    assert raw[forwarded.body : forwarded.end] == (
+        b"From: c@d.fr\r\nSubject: inner message\r\n\r\ninner body"
+    )
+    inner_body = locate(raw, "3.1")  # the encapsulated message is not multipart: 3.1 is its body
+    assert inner_body is not None and raw[inner_body.body : inner_body.end] == b"inner body"
+    assert locate(raw, "4") is None and locate(raw, "2.2") is None
 
 
 def test_broken_structures_degrade_without_raising() -> None:
@@ -128,8 +133,9 @@ def test_imap_quote() -> None:
 def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
     m = compute_meta(raw)
     assert m.size == len(raw)
-    for start, body, end in m.part_offsets.values():
-        assert 0 <= start <= body <= end <= len(raw) or body > end
+    for section in ("1", "1.1", "2", "1.2.1"):
+        part = locate(raw, section)
+        assert part is None or 0 <= part.start <= part.body <= part.end <= len(raw)
 
 
 @settings(max_examples=200, deadline=None)

@@ -24,6 +24,9 @@ DELIBERATE = {
     "garbage_content_type",
     # Dovecot shows an empty multipart, hiding the text; we show the body as text/plain.
     "multipart_without_boundary",
+    # Dovecot counts the CRLF before the outer delimiter in the forwarded message's size and
+    # lines; RFC 2046 §5.1.1 attaches it to the delimiter.
+    "adjacent_delimiters",
 }
 STRUCTURED = [n for n in NAMES if n not in DELIBERATE]
 

@@ -9,13 +9,13 @@ Content-Type to ``text/plain; charset=us-ascii``.
 
 from __future__ import annotations
 
+import binascii
 import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Any
 
 MAX_DEPTH = 20
 
@@ -33,15 +33,15 @@ class MessageMeta:
     to_addr: str
     cc_addr: str
     message_id: str | None
+    #: No longer written (body sections are located in the raw message when fetched, see
+    #: ``locate``); kept so that the metadata of messages stored before still loads.
     part_offsets: dict[str, list[int]] = field(default_factory=dict)
 
 
 def compute_meta(raw: bytes) -> MessageMeta:
     """Everything IMAP needs about a stored message, computed once."""
-    offsets: dict[str, list[int]] = {}
-    headers, header_end, body_start = _split(raw, 0, len(raw))
-    structure, simple = _structure(raw, headers, body_start, len(raw), "", offsets, 0, None)
-    offsets[""] = [0, body_start, len(raw)]
+    headers, _, body_start = _split(raw, 0, len(raw))
+    structure, simple = _structure(raw, headers, body_start, len(raw), 0, None)
     h = _HeaderView(headers)
     date = None
     date_text = h.get("date")
@@ -64,7 +64,6 @@ def compute_meta(raw: bytes) -> MessageMeta:
         to_addr=_first_address(h.get("to")),
         cc_addr=_first_address(h.get("cc")),
         message_id=(h.get("message-id") or "").strip() or None,
-        part_offsets=offsets,
     )
 
 
@@ -81,11 +80,13 @@ def from_json(text: str) -> MessageMeta:
 
 
 def imap_quote(value: str | bytes | None) -> str:
-    """NIL, a quoted string, or a literal when the value holds CR, LF or NUL."""
+    """NIL, a quoted string, or a literal when the value holds CR or LF."""
     if value is None:
         return "NIL"
     text = value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
-    if any(ch in text for ch in "\r\n\0"):
+    # NUL may appear in no IMAP string (RFC 9051 §4.3): shown as U+FFFD, as Dovecot does
+    text = text.replace("\0", "\ufffd")
+    if any(ch in text for ch in "\r\n"):
         encoded = text.encode("utf-8", "surrogateescape")
         return f"{{{len(encoded)}}}\r\n{text}"
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -99,12 +100,14 @@ _HEADER_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*)$", re.S)
 def _split(raw: bytes, start: int, end: int) -> tuple[list[tuple[str, str]], int, int]:
     """Headers of the entity at [start, end): (name, raw unfolded value) pairs, end of headers,
     start of body (after the blank line)."""
-    if raw.startswith(b"\r\n", start):
+    if raw.startswith(b"\r\n", start, end):
         return [], start, start + 2
-    if raw.startswith(b"\n", start):
+    if raw.startswith(b"\n", start, end):
         return [], start, start + 1
     crlf = raw.find(b"\r\n\r\n", start, end)
-    lf = raw.find(b"\n\n", start, end)
+    # only a blank LF line before the CRLF one matters (searching further through a body of
+    # short lines would be slow)
+    lf = raw.find(b"\n\n", start, end if crlf == -1 else crlf + 2)
     candidates = [(crlf, 4), (lf, 2)]
     found = [(pos, width) for pos, width in candidates if pos != -1]
     if not found:
@@ -220,18 +223,11 @@ def _count_lines(raw: bytes, start: int, end: int) -> int:
     return raw.count(b"\n", start, end)
 
 
-def _structure(
-    raw: bytes,
-    headers: list[tuple[str, str]],
-    body_start: int,
-    end: int,
-    section: str,
-    offsets: dict[str, list[int]],
-    depth: int,
-    default_type: tuple[str, str] | None,
-) -> tuple[str, str]:
-    """(BODYSTRUCTURE, BODY) of the entity whose body is raw[body_start:end]."""
-    h = _HeaderView(headers)
+def _content_type(
+    h: _HeaderView, default_type: tuple[str, str] | None
+) -> tuple[str, str, list[tuple[str, str]]]:
+    """(type, subtype, parameters) as written; an unreadable or missing Content-Type is
+    ``default_type`` (message/rfc822 in a digest) or text/plain; charset=us-ascii."""
     ctype_text = h.get("content-type")
     mtype, subtype = "", ""
     params: list[tuple[str, str]] = []
@@ -243,24 +239,48 @@ def _structure(
     if not mtype or not subtype or not re.fullmatch(r"[!-~]+", mtype + subtype):
         mtype, subtype = default_type or ("text", "plain")
         params = [("charset", "us-ascii")] if mtype.lower() == "text" else []
+    return mtype, subtype, params
+
+
+def _kind(mtype: str, subtype: str, params: list[tuple[str, str]], depth: int) -> str:
+    """ "multipart" (with a boundary), "message" (an encapsulated message) or "leaf"; below
+    MAX_DEPTH everything is a leaf. BODYSTRUCTURE and the body sections agree through this."""
+    if depth >= MAX_DEPTH:
+        return "leaf"
+    if mtype.lower() == "multipart" and _boundary(params):
+        return "multipart"
+    if mtype.lower() == "message" and subtype.lower() in ("rfc822", "global"):
+        return "message"
+    return "leaf"
+
+
+def _boundary(params: list[tuple[str, str]]) -> str | None:
+    return next((v for k, v in params if k.lower() == "boundary"), None) or None
+
+
+def _structure(
+    raw: bytes,
+    headers: list[tuple[str, str]],
+    body_start: int,
+    end: int,
+    depth: int,
+    default_type: tuple[str, str] | None,
+) -> tuple[str, str]:
+    """(BODYSTRUCTURE, BODY) of the entity whose body is raw[body_start:end]."""
+    h = _HeaderView(headers)
+    mtype, subtype, params = _content_type(h, default_type)
     disposition = _disposition(h.get("content-disposition"))
     language = _language(h.get("content-language"))
     location = imap_quote(h.get("content-location")) if h.get("content-location") else "NIL"
     ext_tail = f"{disposition} {language} {location}"
 
-    boundary = next((v for k, v in params if k.lower() == "boundary"), None)
-    if mtype.lower() == "multipart" and boundary and depth < MAX_DEPTH:
+    kind = _kind(mtype, subtype, params, depth)
+    if kind == "multipart":
         children_full, children_simple = [], []
         sub_default = ("message", "rfc822") if subtype.lower() == "digest" else None
-        for index, (p_start, p_end) in enumerate(
-            _multipart_parts(raw, body_start, end, boundary), 1
-        ):
-            child = f"{section}.{index}" if section else str(index)
+        for p_start, p_end in _multipart_parts(raw, body_start, end, _boundary(params) or ""):
             ch_headers, _, ch_body = _split(raw, p_start, p_end)
-            offsets[child] = [p_start, ch_body, p_end]
-            full, simple = _structure(
-                raw, ch_headers, ch_body, p_end, child, offsets, depth + 1, sub_default
-            )
+            full, simple = _structure(raw, ch_headers, ch_body, p_end, depth + 1, sub_default)
             children_full.append(full)
             children_simple.append(simple)
         if not children_full:  # no usable part: an empty text part, as servers do
@@ -286,16 +306,9 @@ def _structure(
     if mtype.lower() == "text":
         lines = _count_lines(raw, body_start, end)
         return f"({basic} {lines} {md5} {ext_tail})", f"({basic} {lines})"
-    if mtype.lower() == "message" and subtype.lower() in ("rfc822", "global") and depth < MAX_DEPTH:
+    if kind == "message":
         inner_headers, _, inner_body = _split(raw, body_start, end)
-        inner_section = section or "1"
-        full_in, simple_in = _structure(
-            raw, inner_headers, inner_body, end, inner_section, offsets, depth + 1, None
-        )
-        if section and f"{section}.1" not in offsets:
-            # A non-multipart encapsulated message has one part, S.1: its body, with the
-            # encapsulated header as MIME header (RFC 9051 §6.4.5).
-            offsets[f"{section}.1"] = [body_start, inner_body, end]
+        full_in, simple_in = _structure(raw, inner_headers, inner_body, end, depth + 1, None)
         env = _envelope(_HeaderView(inner_headers))
         lines = _count_lines(raw, body_start, end)
         return (
@@ -305,18 +318,87 @@ def _structure(
     return f"({basic} {md5} {ext_tail})", f"({basic})"
 
 
+# -- body sections ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """One MIME entity of a stored message: its header is raw[start:body] (the blank line
+    included), its body raw[body:end]."""
+
+    start: int
+    body: int
+    end: int
+    headers: list[tuple[str, str]]
+    kind: str  # "multipart", "message" (message/rfc822 or message/global) or "leaf"
+    subtype: str  # lower case
+    boundary: str | None
+    depth: int
+
+    def header(self, name: str) -> str | None:
+        return _HeaderView(self.headers).get(name)
+
+
+def entity(
+    raw: bytes, start: int, end: int, depth: int = 0, default_type: tuple[str, str] | None = None
+) -> Part:
+    """The entity at raw[start:end] (the whole message by default)."""
+    headers, _, body = _split(raw, start, end)
+    mtype, subtype, params = _content_type(_HeaderView(headers), default_type)
+    kind = _kind(mtype, subtype, params, depth)
+    return Part(start, body, end, headers, kind, subtype.lower(), _boundary(params), depth)
+
+
+def children(raw: bytes, part: Part) -> list[Part]:
+    """A multipart's body parts; the one encapsulated message of a message part; nothing for a
+    leaf. The same walk as BODYSTRUCTURE's, so part numbers agree with it."""
+    if part.kind == "multipart":
+        default = ("message", "rfc822") if part.subtype == "digest" else None
+        return [
+            entity(raw, s, e, part.depth + 1, default)
+            for s, e in _multipart_parts(raw, part.body, part.end, part.boundary or "")
+        ]
+    if part.kind == "message":
+        return [entity(raw, part.body, part.end, part.depth + 1)]
+    return []
+
+
+def locate(raw: bytes, section: str) -> Part | None:
+    """The entity a section part number (``1.2.3``) names, None when there is none
+    (RFC 9051 §6.4.5). A message that is not multipart has one part, 1: itself (its header is
+    that part's MIME header); the parts of a message/rfc822 part are those of the message it
+    encapsulates, so ``1.1`` of a message/rfc822 part 1 whose message is not multipart is that
+    message's body. As Dovecot, ``n.1`` of a leaf inside a multipart is the leaf itself."""
+    node: Part | None = entity(raw, 0, len(raw))
+    numbers = [int(n) for n in section.split(".")]
+    for i, number in enumerate(numbers):
+        assert node is not None
+        more = i < len(numbers) - 1
+        if node.kind == "multipart":
+            parts = children(raw, node)
+            node = parts[number - 1] if 1 <= number <= len(parts) else None
+        elif number != 1 or (more and node.kind != "message"):
+            node = None
+        if node is None:
+            return None
+        if more and node.kind == "message":
+            node = children(raw, node)[0]
+    return node
+
+
 def _multipart_parts(raw: bytes, start: int, end: int, boundary: str) -> list[tuple[int, int]]:
-    """[start, end) of each body part between delimiter lines (RFC 2046 §5.1.1)."""
+    """[start, end) of each body part between delimiter lines (RFC 2046 §5.1.1): lines that
+    begin with ``--boundary`` followed by white space only, or ``--`` for the closing one.
+    Candidates are found by a byte search, so a large attachment costs no Python loop."""
     delim = b"--" + boundary.encode("utf-8", "surrogateescape")
     parts: list[tuple[int, int]] = []
-    pos = start
     current: int | None = None
-    while pos < end:
-        line_end = raw.find(b"\n", pos, end)
-        next_pos = end if line_end == -1 else line_end + 1
-        line = raw[pos:next_pos].rstrip(b"\r\n")
-        if line.startswith(delim):
-            rest = line[len(delim) :]
+    pos = raw.find(delim, start, end)
+    while pos != -1:
+        if pos == start or raw[pos - 1] == 0x0A:  # at the start of a line
+            line_end = raw.find(b"\n", pos, end)
+            next_pos = end if line_end == -1 else line_end + 1
+            rest = raw[pos + len(delim) : next_pos].rstrip(b"\r\n")
             closing = rest.startswith(b"--")
             if closing or not rest.strip(b" \t"):
                 if current is not None:
@@ -329,7 +411,9 @@ def _multipart_parts(raw: bytes, start: int, end: int, boundary: str) -> list[tu
                 if closing:
                     return parts
                 current = next_pos
-        pos = next_pos
+                pos = raw.find(delim, next_pos, end)
+                continue
+        pos = raw.find(delim, pos + 1, end)
     if current is not None and current <= end:  # unterminated: the last part runs to the end
         parts.append((current, end))
     return parts
@@ -351,6 +435,47 @@ def _language(text: str | None) -> str:
     if not tags:
         return "NIL"
     return "(" + " ".join(imap_quote(t) for t in tags) + ")"
+
+
+# -- binary content appended ------------------------------------------------------------------
+
+_BINARY_CTE = re.compile(rb"(?im)^content-transfer-encoding[ \t]*:[ \t]*binary")
+_CTE_FIELD = re.compile(rb"(?i)content-transfer-encoding[ \t]*:")
+
+
+def encode_binary_parts(raw: bytes) -> bytes:
+    """The message with each leaf whose content is binary (declared
+    ``Content-Transfer-Encoding: binary``, or holding NUL octets) re-encoded in base64, its
+    header saying so; ``raw`` itself when there is none. For APPEND of binary content
+    (RFC 3516 §4.4: the server may change the CTE, losing no data), so that BODYSTRUCTURE and
+    BODY describe the message in a CTE of the base protocol (§6) while BINARY still returns the
+    original octets; Dovecot does the same."""
+    if b"\0" not in raw and not _BINARY_CTE.search(raw):
+        return raw
+    return _encoded_entity(raw, entity(raw, 0, len(raw)))
+
+
+def _encoded_entity(raw: bytes, part: Part) -> bytes:
+    if part.kind != "leaf":
+        out, pos = [raw[part.start : part.body]], part.body
+        for child in children(raw, part):
+            out += [raw[pos : child.start], _encoded_entity(raw, child)]
+            pos = child.end
+        out.append(raw[pos : part.end])
+        return b"".join(out)
+    cte = (part.header("content-transfer-encoding") or "7bit").strip().lower()
+    body = raw[part.body : part.end]
+    if cte not in ("7bit", "8bit", "binary") or (cte != "binary" and b"\0" not in body):
+        return raw[part.start : part.end]
+    header = raw[part.start : part.body]
+    fields = [
+        f for f in re.split(rb"(?<=\n)(?![ \t])", header) if f.strip() and not _CTE_FIELD.match(f)
+    ]
+    if fields and not fields[-1].endswith(b"\n"):
+        fields[-1] += b"\r\n"
+    encoded = binascii.b2a_base64(body, newline=False)
+    lines = b"\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+    return b"".join(fields) + b"Content-Transfer-Encoding: base64\r\n\r\n" + lines
 
 
 # -- envelope -----------------------------------------------------------------------------------
@@ -376,93 +501,205 @@ def _envelope(h: _HeaderView) -> str:
 
 
 def _addresses(text: str | None) -> str:
+    """An ENVELOPE address list (RFC 9051 §7.5.2): one ``(name adl mailbox host)`` per
+    mailbox, a group as ``(NIL NIL name NIL)``, its members, then ``(NIL NIL NIL NIL)``."""
     if not text or not text.strip():
         return "NIL"
     out: list[str] = []
-    for item in _split_address_list(text):
-        if isinstance(item, tuple):  # a group
-            name, members = item
-            out.append(f"(NIL NIL {imap_quote(name)} NIL)")
-            out.extend(_one_address(m) for m in members if _one_address(m))
+    for item in address_list(text):
+        if isinstance(item, Group):
+            out.append(f"(NIL NIL {imap_quote(item.name)} NIL)")
+            out.extend(_address_text(m) for m in item.members)
             out.append("(NIL NIL NIL NIL)")
         else:
-            rendered = _one_address(item)
-            if rendered:
-                out.append(rendered)
+            out.append(_address_text(item))
     return "(" + "".join(out) + ")" if out else "NIL"
 
 
-def _one_address(text: str) -> str:
-    pairs = getaddresses([text])
-    if not pairs:
-        return ""
-    name, addr = pairs[0]
-    if not addr and not name:
-        return ""
-    mailbox, at, host = addr.rpartition("@")
-    if not at:
-        mailbox, host = addr, ""
-    raw_name = _raw_display_name(text)
-    return (
-        f"({imap_quote(raw_name) if raw_name else 'NIL'} NIL "
-        f"{imap_quote(mailbox) if mailbox else 'NIL'} {imap_quote(host) if host else 'NIL'})"
-    )
+def _address_text(a: Address) -> str:
+    def n(v: str | None) -> str:
+        return imap_quote(v) if v else "NIL"
+
+    return f"({n(a.name)} {n(a.adl)} {n(a.mailbox)} {n(a.host)})"
 
 
-def _raw_display_name(text: str) -> str | None:
-    """The display name as written (encoded words kept), quotes removed."""
-    if "<" not in text:
-        m = re.search(r"\(([^)]*)\)", text)
-        return m.group(1).strip() or None if m else None
-    name = text.split("<", 1)[0].strip()
-    if len(name) >= 2 and name[0] == '"' and name[-1] == '"':
-        name = re.sub(r"\\(.)", r"\1", name[1:-1])
-    return name or None
+#: What an address lacks, spelled as Dovecot does: a NIL host would read as a group's start.
+MISSING_MAILBOX = "MISSING_MAILBOX"
+MISSING_DOMAIN = "MISSING_DOMAIN"
 
 
-def _split_address_list(text: str) -> list[Any]:
-    """Split on top-level commas; ``name: a, b;`` becomes a (name, [a, b]) group."""
-    items: list[Any] = []
-    buf: list[str] = []
-    group: tuple[str, list[str]] | None = None
-    quoted = angle = False
-    depth = 0
-    for ch in text:
-        if ch == '"' and depth == 0:
-            quoted = not quoted
-        elif not quoted and ch == "(":
-            depth += 1
-        elif not quoted and ch == ")" and depth:
-            depth -= 1
-        elif not quoted and depth == 0 and ch == "<":
-            angle = True
-        elif not quoted and depth == 0 and ch == ">":
-            angle = False
-        elif not quoted and depth == 0 and not angle and ch == ":" and group is None:
-            group = ("".join(buf).strip().strip('"'), [])
-            buf = []
+@dataclass(frozen=True)
+class Address:
+    """A mailbox of an address list: display name (as written: encoded words stay encoded),
+    route (``@a,@b``: RFC 5322 §4.4 obs-route), local part and domain."""
+
+    name: str | None
+    adl: str | None
+    mailbox: str
+    host: str
+
+
+@dataclass(frozen=True)
+class Group:
+    """``name: member, member;`` (RFC 5322 §3.4)."""
+
+    name: str
+    members: list[Address]
+
+
+# (kind, text, preceded by white space or a comment): kind is "atom", "quoted", "comment",
+# "literal" ([domain literal]) or "special" (one of < > @ , : ; .)
+_Token = tuple[str, str, bool]
+_ADDRESS_SPECIALS = "<>@,:;."
+
+
+def _address_tokens(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i, n, spaced = 0, len(text), False
+    while i < n:
+        ch = text[i]
+        if ch in " \t\r\n":
+            spaced = True
+            i += 1
             continue
-        elif not quoted and depth == 0 and not angle and ch in ",;":
-            token = "".join(buf).strip()
-            buf = []
-            if group is not None:
-                if token:
-                    group[1].append(token)
-                if ch == ";":
+        if ch == '"':
+            buf, i = [], i + 1
+            while i < n and text[i] != '"':
+                if text[i] == "\\" and i + 1 < n:
+                    i += 1
+                if text[i] not in "\r\n":
+                    buf.append(text[i])
+                i += 1
+            tokens.append(("quoted", "".join(buf), spaced))
+            i += 1
+        elif ch == "(":
+            depth, buf, i = 1, [], i + 1
+            while i < n:
+                c = text[i]
+                if c == "\\" and i + 1 < n:
+                    buf.append(text[i + 1])
+                    i += 2
+                    continue
+                depth += (c == "(") - (c == ")")
+                if depth == 0:
+                    break
+                buf.append(c)
+                i += 1
+            tokens.append(("comment", "".join(buf).strip(), spaced))
+            i += 1
+            spaced = True
+            continue
+        elif ch == "[":
+            close = text.find("]", i)
+            close = n - 1 if close == -1 else close
+            tokens.append(("literal", text[i : close + 1], spaced))
+            i = close + 1
+        elif ch in _ADDRESS_SPECIALS:
+            tokens.append(("special", ch, spaced))
+            i += 1
+        else:
+            j = i
+            while j < n and text[j] not in ' \t\r\n"()[' + _ADDRESS_SPECIALS:
+                j += 1
+            tokens.append(("atom", text[i:j], spaced))
+            i = j
+        spaced = False
+    return tokens
+
+
+def address_list(text: str) -> list[Address | Group]:
+    """The mailboxes and groups of an address header (RFC 5322 §3.4, with the obsolete
+    syntax of §4.4: routes, empty list elements, CFWS around dots), parsed leniently: what
+    cannot be read is skipped or marked missing, never raised."""
+    tokens = _address_tokens(text)
+    items: list[Address | Group] = []
+    group: Group | None = None
+    element: list[_Token] = []
+    angle = False
+
+    def flush() -> None:
+        address = _address(element)
+        element.clear()
+        if address is not None:
+            (group.members if group is not None else items).append(address)
+
+    for token in tokens:
+        kind, value, _ = token
+        if kind == "special" and not angle:
+            if value == "<":
+                angle = True
+            elif value == ",":
+                flush()
+                continue
+            elif value == ":" and group is None:
+                group = Group(_phrase(element) or "", [])
+                element.clear()
+                continue
+            elif value == ";":
+                flush()
+                if group is not None:
                     items.append(group)
                     group = None
-            elif token:
-                items.append(token)
-            continue
-        buf.append(ch)
-    token = "".join(buf).strip()
-    if group is not None:
-        if token:
-            group[1].append(token)
+                continue
+        elif kind == "special" and value == ">":
+            angle = False
+        element.append(token)
+    flush()
+    if group is not None:  # an unterminated group ends with the header
         items.append(group)
-    elif token:
-        items.append(token)
     return items
+
+
+def _phrase(tokens: list[_Token]) -> str | None:
+    """Words joined by one space where the header separated them; comments dropped."""
+    out = ""
+    for kind, value, spaced in tokens:
+        if kind == "comment":
+            continue
+        if out and spaced:
+            out += " "
+        out += value
+    return out or None
+
+
+def _address(tokens: list[_Token]) -> Address | None:
+    words = [t for t in tokens if t[0] != "comment"]
+    if not words:
+        return None
+    opening = next((i for i, t in enumerate(words) if t[:2] == ("special", "<")), None)
+    if opening is None:  # addr-spec, the name (if any) in a comment: "u@d (Real Name)"
+        comments = [t[1] for t in tokens if t[0] == "comment" and t[1]]
+        name = comments[-1] if comments else None
+        spec = words
+        adl = None
+    else:
+        name = _phrase(words[:opening])
+        closing = next(
+            (i for i, t in enumerate(words) if i > opening and t[:2] == ("special", ">")),
+            len(words),
+        )
+        spec = words[opening + 1 : closing]
+        adl = None
+        colon = next((i for i, t in enumerate(spec) if t[:2] == ("special", ":")), None)
+        if colon is not None and spec and spec[0][:2] in (("special", "@"), ("special", ",")):
+            route, spec = spec[:colon], spec[colon + 1 :]
+            domains = _joined(route).split(",")
+            adl = ",".join(d for d in (d.strip() for d in domains) if d.strip("@")) or None
+        if not spec and name is None and closing == len(words):
+            return None
+    at = next((i for i, t in enumerate(spec) if t[:2] == ("special", "@")), None)
+    if at is None:
+        local, domain = _joined(spec), ""
+    else:
+        after = spec[at + 1 :]
+        second = next((i for i, t in enumerate(after) if t[:2] == ("special", "@")), len(after))
+        local, domain = _joined(spec[:at]), _joined(after[:second])
+    return Address(name, adl, local or MISSING_MAILBOX, domain or MISSING_DOMAIN)
+
+
+def _joined(tokens: list[_Token]) -> str:
+    """A local part, domain or route as its tokens without the white space between them."""
+    return "".join(value for kind, value, _ in tokens if kind != "comment")
 
 
 def _decoded(text: str) -> str:

@@ -4,11 +4,11 @@ from the stored metadata and, for body sections, the raw message and its part of
 from __future__ import annotations
 
 import binascii
-import quopri
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from espace_sante.mailbox import imapmeta
 from espace_sante.mailbox.imap.mailstore import MessageRow
 from espace_sante.mailbox.imap.parser import Atom, ParenList, ParseError, Token
 from espace_sante.mailbox.imapmeta import imap_quote
@@ -102,38 +102,168 @@ class UnknownTransferEncoding(ValueError):
     """BINARY of a part whose Content-Transfer-Encoding we cannot undo."""
 
 
-def decode_part(raw: bytes, row: MessageRow, item: SectionItem) -> bytes | None:
-    """The content of a part with its transfer encoding undone (RFC 3516 §4.2)."""
+#: Messages larger than this are cut into sections in a worker thread, off the event loop.
+OFFLOAD_BYTES = 1024 * 1024
+_IDENTITY = ("7bit", "8bit", "binary")
+
+
+def render(items: list[FetchItem], row: MessageRow, raw: bytes | None) -> list[bytes]:
+    """The ``name value`` of each item for one message (``raw`` is needed for sections).
+
+    Raises :class:`UnknownTransferEncoding` for BINARY of a part we cannot decode."""
+    parts: list[bytes] = []
+    for item in items:
+        if isinstance(item, str):
+            parts.append(f"{item} {simple_value(item, row)}".encode())
+            continue
+        assert raw is not None
+        if item.binary:
+            data = binary_bytes(raw, item)
+            if item.binary == "SIZE":
+                parts.append(f"{item.label} {len(data)}".encode())
+                continue
+            value = literal8(apply_partial(data, item))
+        else:
+            value = literal(without_nul(apply_partial(section_bytes(raw, item), item)))
+        parts.append(item.label.encode() + b" " + value)
+    return parts
+
+
+def section_bytes(raw: bytes, item: SectionItem) -> bytes:
+    """The bytes of a BODY section, before the partial (RFC 9051 §6.4.5). A part that does
+    not exist, and HEADER or TEXT of a part that is no message/rfc822, are empty, as Dovecot
+    answers (the RFC leaves it open)."""
     if not item.part:
-        return section_bytes(raw, row, item)
-    where = row.meta.part_offsets.get(item.part)
-    if where is None and item.part == "1" and not _multipart(row):
-        whole = row.meta.part_offsets.get("", [0, row.meta.header_size, len(raw)])
-        where = whole
-    if where is None:
-        return None
-    start, body, end = where
-    cte = _header_value(raw[start:body], b"content-transfer-encoding").lower() or "7bit"
-    data = raw[body:end]
-    if cte in ("7bit", "8bit", "binary"):
+        return _message_section(raw, imapmeta.entity(raw, 0, len(raw)), item)
+    part = imapmeta.locate(raw, item.part)
+    if part is None:
+        return b""
+    if item.text == "":
+        return raw[part.body : part.end]
+    if item.text == "MIME":
+        return raw[part.start : part.body]
+    if part.kind != "message":
+        return b""
+    return _message_section(raw, imapmeta.children(raw, part)[0], item)
+
+
+def _message_section(raw: bytes, message: imapmeta.Part, item: SectionItem) -> bytes:
+    """``[]``, ``HEADER``, ``TEXT`` or ``HEADER.FIELDS[.NOT]`` of a message (the whole one,
+    or the one a message/rfc822 part encapsulates)."""
+    if item.text == "":
+        return raw[message.start : message.end]
+    if item.text == "TEXT":
+        return raw[message.body : message.end]
+    header = raw[message.start : message.body]
+    if item.text == "HEADER":
+        return header
+    return _filter_header(header, item.fields, keep=item.text == "HEADER.FIELDS")
+
+
+def without_nul(data: bytes) -> bytes:
+    """NUL may not appear in a literal (RFC 9051 §4.3): as Dovecot, each becomes 0x80, so the
+    size is unchanged. BINARY sends such data unchanged in a literal8 instead."""
+    return data.replace(b"\0", b"\x80") if b"\0" in data else data
+
+
+def binary_bytes(raw: bytes, item: SectionItem) -> bytes:
+    """BINARY[part]: the section with its Content-Transfer-Encoding undone (RFC 3516 §4.2).
+    A leaf's content decoded; a message or multipart (``BINARY[]`` included) with every leaf
+    in it decoded and marked ``Content-Transfer-Encoding: binary``, as Dovecot does; empty for
+    a part that does not exist (as Dovecot)."""
+    if not item.part:
+        return _binary_entity(raw, imapmeta.entity(raw, 0, len(raw)))
+    part = imapmeta.locate(raw, item.part)
+    if part is None:
+        return b""
+    if part.kind == "leaf":
+        return _decoded_body(raw, part)
+    if part.kind == "message":
+        return _binary_entity(raw, imapmeta.children(raw, part)[0])
+    return _binary_multipart_body(raw, part)
+
+
+def _binary_entity(raw: bytes, part: imapmeta.Part) -> bytes:
+    """A whole entity, header and body, with its leaves decoded."""
+    if part.kind == "message":
+        return raw[part.start : part.body] + _binary_entity(raw, imapmeta.children(raw, part)[0])
+    if part.kind == "multipart":
+        return raw[part.start : part.body] + _binary_multipart_body(raw, part)
+    if _cte(part) in _IDENTITY:
+        return raw[part.start : part.end]
+    return _binary_header(raw[part.start : part.body]) + _decoded_body(raw, part)
+
+
+def _binary_multipart_body(raw: bytes, part: imapmeta.Part) -> bytes:
+    """A multipart's body, preamble, delimiters and epilogue as they are, each part converted."""
+    out, pos = [], part.body
+    for child in imapmeta.children(raw, part):
+        out += [raw[pos : child.start], _binary_entity(raw, child)]
+        pos = child.end
+    out.append(raw[pos : part.end])
+    return b"".join(out)
+
+
+def _binary_header(header: bytes) -> bytes:
+    """The header without its Content-Transfer-Encoding, ``Content-Transfer-Encoding: binary``
+    last (where Dovecot puts it), then the blank line."""
+    eol = b"\n" if header.endswith(b"\n") and not header.endswith(b"\r\n") else b"\r\n"
+    kept = [
+        f
+        for f in _header_fields(header)
+        if f.split(b":", 1)[0].strip().lower() != b"content-transfer-encoding"
+    ]
+    if kept and not kept[-1].endswith(b"\n"):
+        kept[-1] += eol
+    return b"".join(kept) + b"Content-Transfer-Encoding: binary" + eol + eol
+
+
+def _cte(part: imapmeta.Part) -> str:
+    value = (part.header("content-transfer-encoding") or "").strip().lower()
+    return re.split(r"[\s(;]", value, maxsplit=1)[0] or "7bit"
+
+
+def _decoded_body(raw: bytes, part: imapmeta.Part) -> bytes:
+    cte = _cte(part)
+    data = raw[part.body : part.end]
+    if cte in _IDENTITY:
         return data
     if cte == "base64":
-        return binascii.a2b_base64(re.sub(rb"[^A-Za-z0-9+/=]", b"", data) or b"")
+        return decode_base64(data)
     if cte == "quoted-printable":
-        return quopri.decodestring(data)
+        return decode_quoted_printable(data)
     raise UnknownTransferEncoding(cte)
 
 
-def _header_value(header: bytes, name: bytes) -> str:
-    for field in _header_fields(header):
-        key, _, value = field.partition(b":")
-        if key.strip().lower() == name:
-            return value.strip().decode("ascii", "replace")
-    return ""
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_NOT_BASE64 = bytes(sorted(set(range(256)) - set(_BASE64_ALPHABET)))
+
+
+def decode_base64(data: bytes) -> bytes:
+    """RFC 2045 §6.8: characters outside the alphabet are ignored, and the first ``=`` ends
+    the data; an incomplete last quantum is decoded as far as it goes. Never raises."""
+    end = data.find(b"=")
+    if end != -1:
+        data = data[:end]
+    data = data.translate(None, _NOT_BASE64)
+    if len(data) % 4 == 1:  # six bits make no octet
+        data = data[:-1]
+    return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+
+
+_TRAILING_WHITESPACE = re.compile(rb"[ \t]+(?=\r?\n|\Z)")
+
+
+def decode_quoted_printable(data: bytes) -> bytes:
+    """RFC 2045 §6.7: white space at the end of an encoded line is removed (rule 3), then
+    ``=`` at the end of a line is a soft line break (rule 5) and ``=XX`` an octet (rule 1);
+    an ``=`` followed by anything else is kept as it is (the robust reading of note 2)."""
+    return binascii.a2b_qp(_TRAILING_WHITESPACE.sub(b"", data))
 
 
 def literal8(data: bytes) -> bytes:
-    """``~{n}`` when the data holds NUL (RFC 3516), a plain literal otherwise."""
+    """``~{n}`` when the data holds NUL (RFC 3516), a plain literal otherwise: RFC 3516 §4.3
+    says 8-bit data without NUL SHOULD be sent as a string."""
     return (b"~" if b"\0" in data else b"") + literal(data)
 
 
@@ -171,33 +301,6 @@ def _section(
     return SectionItem(kind.endswith("PEEK"), part, text, fields, origin, length, label_text)
 
 
-def section_bytes(raw: bytes, row: MessageRow, item: SectionItem) -> bytes | None:
-    """The bytes of the section (before the partial is applied), None if it does not exist."""
-    offsets = row.meta.part_offsets
-    if item.part:
-        where = offsets.get(item.part)
-        if where is None and item.part == "1" and "1" not in offsets and not _multipart(row):
-            whole = offsets.get("", [0, row.meta.header_size, len(raw)])
-            where = [whole[1], whole[1], whole[2]]  # the body of a single-part message
-            if item.text in ("MIME", "HEADER"):
-                return b"\r\n" if item.text == "MIME" else raw[: whole[1]]
-        if where is None:
-            return None
-        start, body, end = where
-    else:
-        start, body, end = offsets.get("", [0, row.meta.header_size, len(raw)])
-    if item.text == "" and item.part:
-        return raw[body:end]
-    if item.text == "":
-        return raw[start:end]
-    if item.text == "TEXT":
-        return raw[body:end]
-    if item.text in ("HEADER", "MIME"):
-        return raw[start:body]
-    header = raw[start:body]
-    return _filter_header(header, item.fields, keep=item.text == "HEADER.FIELDS")
-
-
 def apply_partial(data: bytes, item: SectionItem) -> bytes:
     if item.origin is None:
         return data
@@ -205,18 +308,17 @@ def apply_partial(data: bytes, item: SectionItem) -> bytes:
     return data[item.origin : end]
 
 
-def _multipart(row: MessageRow) -> bool:
-    return row.meta.bodystructure.startswith("((")
-
-
 def _filter_header(header: bytes, names: tuple[str, ...], keep: bool) -> bytes:
+    """The fields named (or all others), in their order, then the blank line: RFC 3501
+    §6.4.5 keeps it "except in the case of a message which has no body and no blank line"."""
     wanted = {n.lower().encode() for n in names}
     out = []
     for field in _header_fields(header):
         name = field.split(b":", 1)[0].strip().lower()
         if (name in wanted) == keep:
-            out.append(field)
-    return b"".join(out) + b"\r\n"
+            out.append(field if field.endswith(b"\n") else field + b"\r\n")
+    blank = header in (b"\r\n", b"\n") or header.endswith((b"\n\r\n", b"\n\n"))
+    return b"".join(out) + (b"\r\n" if blank else b"")
 
 
 def _header_fields(header: bytes) -> list[bytes]:

@@ -96,6 +96,17 @@ def _folder(request: Request) -> str | None:
     return folder if folder in FOLDERS else None
 
 
+#: UIDs are non-zero 32-bit numbers (RFC 9051 §9, nz-number): any other number names no message
+#: (and the server would refuse it as a malformed command).
+MAX_UID = 2**32 - 1
+NO_SUCH_MESSAGE = "Ce message n'existe pas ou a été déplacé."
+
+
+def _uid(request: Request) -> int | None:
+    uid = int(request.path_params["uid"])
+    return uid if 0 < uid <= MAX_UID else None
+
+
 def _css(request: Request) -> str:
     try:
         return str(request.url_for("static", path="mail.css").path)
@@ -367,7 +378,10 @@ async def message_page(request: Request) -> Response:
     folder = _folder(request)
     if folder is None:
         return _error(request, "Ce dossier n'existe pas.", 404)
-    return await _show_message(request, folder, int(request.path_params["uid"]))
+    uid = _uid(request)
+    if uid is None:
+        return _error(request, NO_SUCH_MESSAGE, 404)
+    return await _show_message(request, folder, uid)
 
 
 #: Longest Message-ID looked up by ``/mail/message`` (the header's own limit).
@@ -399,7 +413,9 @@ async def download_part(request: Request) -> Response:
     if folder is None:
         return _error(request, "Ce dossier n'existe pas.", 404)
     account = _account(request)
-    uid = int(request.path_params["uid"])
+    uid = _uid(request)
+    if uid is None:
+        return _error(request, NO_SUCH_MESSAGE, 404)
     section = str(request.path_params["section"])
     try:
         async with open_mailbox(_settings(request), account.account_id, account.address) as box:
@@ -431,7 +447,9 @@ async def move_message(request: Request) -> Response:
     if target not in MOVE_TARGETS or target == folder:
         return _error(request, "Ce déplacement n'est pas possible.", 400)
     account = _account(request)
-    uid = int(request.path_params["uid"])
+    uid = _uid(request)
+    if uid is None:
+        return _error(request, NO_SUCH_MESSAGE, 404)
     try:
         async with open_mailbox(_settings(request), account.account_id, account.address) as box:
             await box.move(folder, uid, target)
@@ -452,7 +470,9 @@ async def reply_to_message(request: Request) -> Response:
     folder = _folder(request)
     if folder is None:
         return _error(request, "Ce dossier n'existe pas.", 404)
-    uid = int(request.path_params["uid"])
+    uid = _uid(request)
+    if uid is None:
+        return _error(request, NO_SUCH_MESSAGE, 404)
     if _too_large(request):
         return _error(
             request,

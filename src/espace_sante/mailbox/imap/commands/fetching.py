@@ -4,6 +4,8 @@ The items themselves are computed by ``imap.fetch``.
 
 from __future__ import annotations
 
+import asyncio
+
 from espace_sante.mailbox.imap import fetch
 from espace_sante.mailbox.imap.core import (
     Bad,
@@ -45,34 +47,19 @@ class FetchCommands(SessionCore):
         if "MODSEQ" in items:
             self.condstore = True
         to_mark: list[MessageRow] = []
+        sections = [i for i in items if isinstance(i, fetch.SectionItem)]
+        sets_seen = any(i.sets_seen for i in sections) and not sel.readonly
         for seq, row in targets:
-            parts: list[bytes] = []
-            raw: bytes | None = None
-            for item in items:
-                if isinstance(item, str):
-                    parts.append(f"{item} {fetch.simple_value(item, row)}".encode())
-                    continue
-                if raw is None:
-                    raw = await store.raw(row)
-                if item.binary:
-                    try:
-                        data = fetch.decode_part(raw, row, item)
-                    except fetch.UnknownTransferEncoding as exc:
-                        raise No("[UNKNOWN-CTE] cannot decode this part") from exc
-                    if data is None:
-                        raise No("[NONEXISTENT] no such part")
-                    if item.binary == "SIZE":
-                        parts.append(f"{item.label} {len(data)}".encode())
-                        continue
-                    value = fetch.literal8(fetch.apply_partial(data, item))
+            raw = await store.raw(row) if sections else None
+            try:
+                if raw is not None and len(raw) > fetch.OFFLOAD_BYTES:
+                    parts = await asyncio.to_thread(fetch.render, items, row, raw)
                 else:
-                    data = fetch.section_bytes(raw, row, item)
-                    value = (
-                        b"NIL" if data is None else fetch.literal(fetch.apply_partial(data, item))
-                    )
-                parts.append(item.label.encode() + b" " + value)
-                if item.sets_seen and not sel.readonly and "\\Seen" not in row.flags:
-                    to_mark.append(row)
+                    parts = fetch.render(items, row, raw)
+            except fetch.UnknownTransferEncoding as exc:
+                raise No("[UNKNOWN-CTE] cannot decode this part") from exc
+            if sets_seen and "\\Seen" not in row.flags:
+                to_mark.append(row)
             await self._send(b"* %d FETCH (" % seq + b" ".join(parts) + b")")
         if to_mark:
             unique = list({r.id: r for r in to_mark}.values())

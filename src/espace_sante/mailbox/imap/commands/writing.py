@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+from espace_sante.mailbox import imapmeta
 from espace_sante.mailbox.imap.core import (
     Bad,
     Handler,
@@ -127,7 +128,8 @@ class WriteCommands(SessionCore):
             if isinstance(arg, String) and arg.literal:
                 if not arg.value:
                     raise No("empty message")
-                messages.append((arg.value, flags, when))
+                # binary content (RFC 3516 §4.4) is stored in base64, as BODY must show it
+                messages.append((imapmeta.encode_binary_parts(arg.value), flags, when))
                 flags, when = [], None
             elif isinstance(arg, ParenList):
                 flags = flag_list(list(arg.items))
