@@ -4,6 +4,7 @@ ParseError)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import pytest
@@ -19,6 +20,7 @@ from espace_sante.mailbox.imap.parser import (
     String,
     Token,
     parse_command,
+    read_command,
 )
 
 
@@ -97,6 +99,119 @@ def test_malformed_commands_say_why(raw: bytes, reason: str, tag: str | None) ->
     assert info.value.tag == tag
 
 
+# -- atoms (RFC 9051 §9 / RFC 3501 §9) -------------------------------------------------------
+#
+# atom = 1*ATOM-CHAR; ATOM-CHAR = <any CHAR except atom-specials>; atom-specials = "(" / ")" /
+# "{" / SP / CTL / list-wildcards ("%" "*") / quoted-specials (DQUOTE "\\") / resp-specials ("]").
+# astring adds "]", list-mailbox adds "%" "*" "]"; a flag is "\\" atom. One token class serves
+# them all, so it takes those too (and "\\" anywhere, as Dovecot does). "[" is an ATOM-CHAR: it
+# opens a section only after BODY, BODY.PEEK, BINARY, BINARY.PEEK and BINARY.SIZE.
+
+_IMAPTEST_ATOM = "!#$&'+,-.0123456789:;<=>?@^_`|[}"  # imaptest's "atoms" group
+
+
+@pytest.mark.parametrize(
+    ("raw", "args"),
+    [
+        (b"x SELECT " + _IMAPTEST_ATOM.encode(), (Atom(_IMAPTEST_ATOM),)),
+        (b'x LIST "" ' + _IMAPTEST_ATOM.encode() + b"%*",
+            (String(b""), Atom(_IMAPTEST_ATOM + "%*"))),
+        (b"x SELECT a[b", (Atom("a[b"),)),
+        (b"x SELECT [", (Atom("["),)),
+        (b"x SELECT ]", (Atom("]"),)),
+        (b"x SELECT a]b", (Atom("a]b"),)),  # astring: resp-specials allowed
+        (b"x SELECT foo[bar]", (Atom("foo[bar]"),)),
+        (b'x LIST "" a]b%', (String(b""), Atom("a]b%"))),  # list-mailbox
+        (b'x LIST "" *', (String(b""), Atom("*"))),
+        (b"x SELECT ~foo", (Atom("~foo"),)),  # not a literal8: no "{"
+        (b"x SELECT a~b", (Atom("a~b"),)),
+        (b"x SELECT a\\b", (Atom("a\\b"),)),  # quoted-special: Dovecot takes it, so do we
+        (b"x STORE 1 +FLAGS (\\Seen $Forwarded)", (Atom("1"), Atom("+FLAGS"),
+            ParenList((Atom("\\Seen"), Atom("$Forwarded"))))),
+        (b"x SEARCH SUBJECT [PATCH]", (Atom("SUBJECT"), Atom("[PATCH]"))),
+        (b"x FETCH 1 BODY.PEEK[HEADER.FIELDS (A B)]<0.5>",
+            (Atom("1"), Atom("BODY.PEEK[HEADER.FIELDS (A B)]<0.5>"))),
+        (b"x FETCH 1 (binary.size[1] BINARY[1.2]<1.2>)",
+            (Atom("1"), ParenList((Atom("binary.size[1]"), Atom("BINARY[1.2]<1.2>"))))),
+    ],
+)  # fmt: skip
+def test_atoms_that_parse(raw: bytes, args: tuple[Token, ...]) -> None:
+    assert parse_command(raw).args == args
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"x SELECT a{b", "invalid character in atom"),
+        (b"x SELECT a{3}", "invalid character in atom"),  # "{" inside an atom: no literal
+        (b'x SELECT a"b', "invalid character in atom"),
+        (b"x SELECT a(b", "invalid character in atom"),
+        (b"x SELECT a)b", "expected a space"),
+        (b"x SELECT a\x7fb", "invalid character in atom"),  # DEL is a CTL
+        (b"x SELECT a\x01b", "invalid character in atom"),
+        (b"x SELECT a\tb", "invalid character in atom"),
+        (b"x SELECT a\xc3\xa9b", "invalid character in atom"),  # 8-bit: quote it
+        (b"x FETCH 1 BODY[HEADER", "unclosed"),  # an open section after a section item
+        (b"x SELECT BODY[", "unclosed"),  # hence this name must be quoted (Dovecot: NO)
+    ],
+)
+def test_atoms_that_are_bad(raw: bytes, reason: str) -> None:
+    with pytest.raises(ParseError, match=reason):
+        parse_command(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "tag"),
+    [
+        (b"a]b NOOP", "a]b"),  # tag = 1*<any ASTRING-CHAR except "+">
+        (b"a[b NOOP", "a[b"),
+        (b"A.1 NOOP", "A.1"),
+        (b"a+b NOOP", None),
+        (b"a{b NOOP", None),
+        (b"a%b NOOP", None),
+        (b"a*b NOOP", None),
+        (b"a\\b NOOP", None),
+    ],
+)
+def test_tags(raw: bytes, tag: str | None) -> None:
+    if tag is None:
+        with pytest.raises(ParseError, match="invalid tag"):
+            parse_command(raw)
+    else:
+        assert parse_command(raw).tag == tag
+
+
+@pytest.mark.parametrize(
+    ("line", "literal"),
+    [
+        (b"a LOGIN {5}", True),
+        (b"a APPEND INBOX (\\Seen) ~{5}", True),
+        (b"a STORE 1 FLAGS ({5}", True),
+        (b"a LOGIN {5+}", True),
+        (b"a SELECT a{5}", False),  # an atom with "{" in it, answered BAD at once
+        (b"a SELECT a~{5}", False),
+        (b"a SELECT {5}x", False),
+    ],
+)
+async def test_literal_announced_only_at_a_token_start(line: bytes, literal: bool) -> None:
+    """RFC 9051 §4.3: a literal is a token of its own; "a{5}" at the end of a line is no
+    announcement, and waiting for 5 octets there would hang the client."""
+    reader = asyncio.StreamReader()
+    reader.feed_data(line + b"\r\n" + (b"hello\r\n" if literal else b""))
+    reader.feed_eof()
+    continuations = []
+
+    async def send_continuation() -> None:
+        continuations.append(1)
+
+    raw = await read_command(reader, Limits(), send_continuation)
+    if literal:
+        assert raw.endswith(b"\r\nhello")
+        assert continuations == ([] if line.endswith(b"+}") else [1])
+    else:
+        assert raw == line and continuations == []
+
+
 def test_too_many_tokens() -> None:
     with pytest.raises(ParseError, match="too many arguments"):
         parse_command(b"a1 FETCH " + b"1 " * 200 + b"1", Limits(max_tokens=100))
@@ -104,11 +219,12 @@ def test_too_many_tokens() -> None:
 
 # -- properties ---------------------------------------------------------------------------------
 
+_SECTION_ITEMS = ("BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK", "BINARY.SIZE")
 _atom_text = st.text(
-    alphabet=st.sampled_from([chr(c) for c in range(0x21, 0x7F) if chr(c) not in '(){"[]\\']),
+    alphabet=st.sampled_from([chr(c) for c in range(0x21, 0x7F) if chr(c) not in '(){"\\']),
     min_size=1,
     max_size=12,
-)
+).filter(lambda a: "[" not in a or a.split("[", 1)[0].upper() not in _SECTION_ITEMS)
 _strings = st.binary(max_size=40).map(String)
 _atoms = _atom_text.map(Atom)
 _tokens: st.SearchStrategy[Token] = st.recursive(

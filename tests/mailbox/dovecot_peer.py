@@ -20,7 +20,8 @@ def available() -> bool:
 
 class Dovecot:
     """A private Dovecot: ``users`` (name → password), plain IMAP on ``port`` and, when a
-    certificate is given, implicit TLS on ``tls_port``."""
+    certificate is given, implicit TLS on ``tls_port``; ``config`` is added to its
+    configuration (e.g. a namespace with our "/" separator)."""
 
     def __init__(
         self,
@@ -30,6 +31,7 @@ class Dovecot:
         users: dict[str, str] | None = None,
         cert: Path | None = None,
         key: Path | None = None,
+        config: str = "",
     ) -> None:
         # Dovecot's auth and mail processes run as the dovecot user: the tree must be reachable by
         # it, which pytest's private (0700) temporary directories are not.
@@ -39,6 +41,7 @@ class Dovecot:
         self.password = password
         self.users = users or {user: password}
         self.cert, self.key = cert, key
+        self.config = config
         self.port = _free_port()
         self.tls_port = _free_port() if cert else 0
         self.base = self.root / "run"
@@ -98,6 +101,7 @@ service imap-login {{
 service anvil {{
   chroot =
 }}
+{self.config}
 """
         )
         (self.root / "state").mkdir(exist_ok=True)

@@ -158,8 +158,8 @@ class SessionCore:
             return text  # IMAP4rev2, or a rev1 client sending UTF-8 anyway
         try:
             return mutf7.decode(text)
-        except mutf7.MUtf7Error as exc:
-            raise Bad(f"invalid modified UTF-7 mailbox name: {exc}") from exc
+        except mutf7.MUtf7Error as exc:  # a name no mailbox can have: NO, as Dovecot answers
+            raise No(f"[CANNOT] invalid modified UTF-7 mailbox name: {exc}") from exc
 
     def _name_out(self, name: str) -> str:
         return imap_quote(name if self.rev2 else mutf7.encode(name))

@@ -22,8 +22,15 @@ from espace_sante.storage.runtime import Storage
 from espace_sante.storage.schema import Blob, Folder, Message
 
 MAX_FLAGS = 64
-#: Deleted folders are kept under this prefix (which no client can type) for their UIDVALIDITY.
-TOMBSTONE = "\x01deleted-"
+#: Names under this prefix (a control character: no client can type one) are the store's own.
+RESERVED = "\x01"
+#: Deleted folders are kept under this prefix for their UIDVALIDITY.
+TOMBSTONE = RESERVED + "deleted-"
+#: A subscription is a name, not a folder (RFC 3501 §6.3.6, RFC 9051 §6.3.7): one whose name
+#: has no folder (deleted, or renamed away) is kept as a row named with this prefix.
+SUBSCRIPTION = RESERVED + "subscribed:"
+#: Folder names are stored in 255 characters, a kept subscription's prefix included.
+MAX_NAME = 255 - len(SUBSCRIPTION)
 #: Decrypted messages kept per session (bytes).
 RECENT_BYTES = 8 * 1024 * 1024
 _DEFAULT_NAMES = {name for name, _ in DEFAULT_FOLDERS}
@@ -80,56 +87,97 @@ class AccountMailStore:
                     select(Folder).where(Folder.account_id == self.account_id).order_by(Folder.name)
                 )
             ).scalars()
-            return [_folder(f) for f in rows if not f.name.startswith(TOMBSTONE)]
+            return [_folder(f) for f in rows if not f.name.startswith(RESERVED)]
 
     async def subscribed(self) -> set[str]:
+        """The subscribed names: folders' and those kept for names without a folder."""
         async with self.storage.sessions() as s:
             rows = await s.execute(
                 select(Folder.name).where(
                     Folder.account_id == self.account_id, Folder.subscribed.is_(True)
                 )
             )
-            return {name for (name,) in rows if not name.startswith(TOMBSTONE)}
+            names = set()
+            for (name,) in rows:
+                if name.startswith(SUBSCRIPTION):
+                    names.add(name[len(SUBSCRIPTION) :])
+                elif not name.startswith(RESERVED):
+                    names.add(name)
+            return names
 
     async def create_folder(self, name: str) -> None:
         """A new folder, and its missing parents (RFC 9051 §6.3.4); its UIDVALIDITY is above
         every one this account ever had (deleted folders stay as tombstones for that), so a
-        re-created name never reuses one."""
-        parts = name.split("/")
-        if any(not p for p in parts):
-            raise FolderError("[CANNOT] empty level in the mailbox name")
+        re-created name never reuses one. CREATE subscribes nothing (only SUBSCRIBE does); a
+        name still subscribed from before (deleted while subscribed) is subscribed again."""
+        _check_name(name)
         async with transaction(self.storage.sessions) as s:
             if await self._by_name(s, name) is not None:
                 raise FolderError("[ALREADYEXISTS] the mailbox already exists")
-            highest = (
-                await s.execute(
-                    select(func.max(Folder.uidvalidity)).where(Folder.account_id == self.account_id)
+            await self._create_missing(s, name, include_self=True)
+
+    async def _create_missing(self, s: Any, name: str, include_self: bool) -> None:
+        """Create the missing parents of ``name`` (and ``name`` itself if ``include_self``)."""
+        parts = name.split("/")
+        uidvalidity = await self._next_uidvalidity(s)
+        for depth in range(1, len(parts) + (1 if include_self else 0)):
+            path = "/".join(parts[:depth])
+            if depth < len(parts) and await self._by_name(s, path) is not None:
+                continue
+            s.add(
+                Folder(
+                    account_id=self.account_id,
+                    name=path,
+                    special_use=None,
+                    uidvalidity=uidvalidity,
+                    uidnext=1,
+                    highest_modseq=1,
+                    subscribed=await self._take_kept_subscription(s, path),
                 )
-            ).scalar() or 0
-            uidvalidity = max(int(time.time()), highest + 1)
-            for depth in range(1, len(parts) + 1):
-                path = "/".join(parts[:depth])
-                if depth < len(parts) and await self._by_name(s, path) is not None:
-                    continue
-                s.add(
-                    Folder(
-                        account_id=self.account_id,
-                        name=path,
-                        special_use=None,
-                        uidvalidity=uidvalidity,
-                        uidnext=1,
-                        highest_modseq=1,
-                        subscribed=True,
-                    )
+            )
+            uidvalidity += 1
+            await audit.append(
+                s, account_id=self.account_id, actor=f"account:{self.account_id}",
+                action="folder.created", detail={"name": path},
+            )  # fmt: skip
+
+    async def _next_uidvalidity(self, s: Any) -> int:
+        highest = (
+            await s.execute(
+                select(func.max(Folder.uidvalidity)).where(Folder.account_id == self.account_id)
+            )
+        ).scalar() or 0
+        return max(int(time.time()), highest + 1)
+
+    async def _take_kept_subscription(self, s: Any, name: str) -> bool:
+        """Whether ``name`` was subscribed without a folder; the kept row goes (the folder now
+        carries the subscription)."""
+        kept = await self._by_name(s, SUBSCRIPTION + name, lock=True)
+        if kept is None:
+            return False
+        await s.delete(kept)
+        await s.flush()
+        return True
+
+    async def _keep_subscription(self, s: Any, name: str) -> None:
+        """``name`` stays subscribed although its folder goes (DELETE, RENAME)."""
+        if await self._by_name(s, SUBSCRIPTION + name) is None:
+            s.add(
+                Folder(
+                    account_id=self.account_id,
+                    name=SUBSCRIPTION + name,
+                    special_use=None,
+                    uidvalidity=0,
+                    uidnext=1,
+                    highest_modseq=1,
+                    subscribed=True,
                 )
-                uidvalidity += 1
-                await audit.append(
-                    s, account_id=self.account_id, actor=f"account:{self.account_id}",
-                    action="folder.created", detail={"name": path},
-                )  # fmt: skip
+            )
 
     async def delete_folder(self, name: str) -> None:
-        """Delete a folder and its messages; the default folders cannot be deleted."""
+        """Delete a folder and its messages; the default folders cannot be deleted. The folders
+        below it stay (the name becomes a \\Noselect level, RFC 3501 §6.3.4), and so does its
+        subscription: a subscription is a name (RFC 3501 §6.3.6; Dovecot keeps it too)."""
         async with transaction(self.storage.sessions) as s:
             folder = await self._by_name(s, name, lock=True)
             if folder is None:
@@ -145,6 +193,8 @@ class AccountMailStore:
             ).all()
             await s.execute(delete(Message).where(Message.id.in_([r.id for r in rows])))
             orphans = await self._orphan_blobs(s, {r.blob_id for r in rows})
+            if folder.subscribed:
+                await self._keep_subscription(s, folder.name)
             folder.name = f"{TOMBSTONE}{folder.id}"
             folder.subscribed = False
             await audit.append(
@@ -155,7 +205,15 @@ class AccountMailStore:
             await asyncio.to_thread(self.storage.blobs.delete_sync, self.account_id, blob_id)
 
     async def rename_folder(self, old: str, new: str) -> None:
-        """Rename a folder and the folders below it (``old/…``); not INBOX nor the defaults."""
+        """Rename a folder and the folders below it (``old/…``), creating the missing parents of
+        the new name (RFC 3501 §6.3.5); not INBOX nor the defaults.
+
+        Subscriptions are names and stay where they are, as Dovecot does: the old names stay
+        subscribed (now without a folder), the new ones are subscribed only if they already
+        were (mail apps re-subscribe after a RENAME themselves)."""
+        _check_name(new)
+        if new.startswith(old + "/"):
+            raise FolderError("[CANNOT] a mailbox cannot be moved below itself")
         async with transaction(self.storage.sessions) as s:
             folder = await self._by_name(s, old, lock=True)
             if folder is None:
@@ -164,23 +222,42 @@ class AccountMailStore:
                 raise FolderError("[CANNOT] the default mailboxes cannot be renamed")
             if await self._by_name(s, new) is not None:
                 raise FolderError("[ALREADYEXISTS] the new name is taken")
-            children = (
-                await s.execute(
-                    select(Folder).where(
-                        Folder.account_id == self.account_id, Folder.name.startswith(old + "/")
+            children = list(
+                (
+                    await s.execute(
+                        select(Folder).where(
+                            Folder.account_id == self.account_id,
+                            Folder.name.startswith(old + "/"),
+                        )
                     )
-                )
-            ).scalars()
-            for child in children:
-                child.name = new + child.name[len(old) :]
-            folder.name = new
+                ).scalars()
+            )
+            moves = [(f, new + f.name[len(old) :]) for f in [folder, *children]]
+            for _, target in moves:
+                _check_name(target)
+                if await self._by_name(s, target) is not None:
+                    raise FolderError(f"[ALREADYEXISTS] {target} already exists")
+            for f, _ in moves:
+                if f.subscribed:
+                    await self._keep_subscription(s, f.name)
+            for f, target in moves:
+                f.name = target
+                f.subscribed = await self._take_kept_subscription(s, target)
+            await s.flush()
+            await self._create_missing(s, new, include_self=False)
 
     async def set_subscribed(self, name: str, subscribed: bool) -> None:
+        """SUBSCRIBE (of an existing folder: RFC 3501 §6.3.6 lets a server check, and Dovecot
+        does) or UNSUBSCRIBE (of any name, also one whose folder is gone; OK if it was not
+        subscribed, as Dovecot answers)."""
         async with transaction(self.storage.sessions) as s:
             folder = await self._by_name(s, name, lock=True)
             if folder is None:
                 if subscribed:
                     raise FolderError("[NONEXISTENT] no such mailbox")
+                kept = await self._by_name(s, SUBSCRIPTION + name, lock=True)
+                if kept is not None:
+                    await s.delete(kept)
                 return
             folder.subscribed = subscribed
 
@@ -193,7 +270,7 @@ class AccountMailStore:
     async def folder(self, name: str) -> FolderInfo | None:
         if name.upper() == "INBOX":
             name = "INBOX"
-        if name.startswith(TOMBSTONE):
+        if name.startswith(RESERVED):
             return None
         async with self.storage.sessions() as s:
             row = (
@@ -509,6 +586,15 @@ class AccountMailStore:
                 delete(Blob).where(Blob.id.in_(orphans), Blob.account_id == self.account_id)
             )
         return orphans
+
+
+def _check_name(name: str) -> None:
+    if any(not p for p in name.split("/")):
+        raise FolderError("[CANNOT] empty level in the mailbox name")
+    if len(name) > MAX_NAME:
+        raise FolderError(f"[LIMIT] mailbox names are at most {MAX_NAME} characters")
+    if name.startswith(RESERVED):
+        raise FolderError("[CANNOT] invalid mailbox name")
 
 
 def _folder(f: Folder) -> FolderInfo:

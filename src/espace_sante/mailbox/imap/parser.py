@@ -18,11 +18,22 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-# A tag and atom: any CHAR except atom-specials; we also accept list wildcards and "]" in atoms
-# (list-mailbox and astring allow them) and "\" for flags.
+# RFC 9051 §9: ATOM-CHAR is any CHAR except atom-specials: "(" ")" "{" SP CTL list-wildcards
+# ("%" "*") quoted-specials ('"' "\\") resp-specials ("]"). "[" is an ATOM-CHAR. One token class
+# serves atoms, astrings and list-mailbox patterns, so it also takes what those allow: "]"
+# (astring, list-mailbox), "%" and "*" (list-mailbox), and "\\" (flags, "\\Seen"; Dovecot takes
+# it anywhere in a name too). Never: "(" ")" "{" '"', SP, CTL, DEL, 8-bit.
 _ATOM_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '(){"')
+# The fetch items whose atom carries a bracketed section that may hold spaces, lists and quoted
+# strings (RFC 9051 §6.4.5: BODY[...], BODY.PEEK[...], BINARY[...], BINARY.PEEK[...],
+# BINARY.SIZE[...]). After any other atom text "[" is an ordinary ATOM-CHAR.
+_SECTION_ITEMS = frozenset({"BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK", "BINARY.SIZE"})
 _TAG = re.compile(rb"[\x21-\x7e]+")
-_LITERAL_AT_END = re.compile(rb"~?\{(\d{1,12})(\+?)\}$")
+# tag = 1*<any ASTRING-CHAR except "+">
+_NOT_IN_TAG = frozenset(b'(){"%*\\+')
+# A literal announced at the end of a line starts a token: after a space or "(" only ("a{3}" is
+# an atom with an atom-special in it, not a literal).
+_LITERAL_AT_END = re.compile(rb"(?<=[ (])~?\{(\d{1,12})(\+?)\}$")
 
 
 @dataclass(frozen=True)
@@ -175,7 +186,7 @@ async def _skip_line(reader: asyncio.StreamReader) -> None:
 
 def _peek_tag(line: bytes) -> str | None:
     m = _TAG.match(line)
-    if m is None or b"{" in m.group(0) or m.group(0).startswith(b"+"):
+    if m is None or any(c in _NOT_IN_TAG for c in m.group(0)):
         return None
     return m.group(0).decode("ascii")
 
@@ -195,7 +206,7 @@ def parse_command(raw: bytes, limits: Limits | None = None) -> Command:
     if tag_match is None or raw[tag_match.end() : tag_match.end() + 1] != b" ":
         raise ParseError("expected: tag SP command")
     tag_bytes = tag_match.group(0)
-    if tag_bytes.startswith(b"+") or any(c in b'(){"%*\\' for c in tag_bytes):
+    if any(c in _NOT_IN_TAG for c in tag_bytes):
         raise ParseError("invalid tag")
     tag = tag_bytes.decode("ascii")
     parser = _Parser(raw, tag_match.end() + 1, limits, tag)
@@ -304,7 +315,7 @@ class _Parser:
         data = self.data
         while self.pos < len(data):
             ch = chr(data[self.pos])
-            if ch == "[":
+            if ch == "[" and data[start : self.pos].upper().decode("ascii") in _SECTION_ITEMS:
                 self._bracketed()
                 continue
             if ch not in _ATOM_CHARS:
@@ -312,6 +323,8 @@ class _Parser:
             self.pos += 1
         if self.pos == start:
             raise self.fail("expected an atom")
+        if self.pos < len(data) and data[self.pos] not in b" )":
+            raise self.fail("invalid character in atom")
         try:
             return Atom(data[start : self.pos].decode("ascii"))
         except UnicodeDecodeError as exc:  # pragma: no cover - _ATOM_CHARS is ASCII
