@@ -72,6 +72,8 @@ class ImapListener:
         )
         try:
             await session.run()
+        except asyncio.CancelledError:
+            pass  # stop(); Python 3.11's stream callback would log a cancelled handler as an error
         except Exception as exc:
             log_failure(log, "imap: session ended by an error", exc)
         finally:

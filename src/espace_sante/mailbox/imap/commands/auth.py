@@ -9,6 +9,7 @@ import base64
 import binascii
 import json
 import logging
+import ssl
 
 from espace_sante.accounts import mail_auth
 from espace_sante.accounts.tokens import TokenError
@@ -39,8 +40,22 @@ class AuthCommands(SessionCore):
         no_args(c)
         if self.secure:
             raise Bad("TLS is already active")
+        # CVE-2011-0411: whatever the client sent after this line came in clear and must not
+        # run inside TLS. Stop reading (what arrives from now on is fed to the TLS layer once
+        # the handshake starts) and drop what was already read, as aiosmtpd does for SMTP.
+        transport = self.writer.transport
+        if isinstance(transport, asyncio.ReadTransport):
+            transport.pause_reading()
+        discarded = _discard_buffered(self.reader)
+        if discarded:
+            log.info("imap: %d octets pipelined after STARTTLS from %s discarded",
+                     discarded, self.remote)  # fmt: skip
         await self._send(f"{c.tag} OK Begin TLS negotiation now")
-        await self.writer.start_tls(self.tls)
+        try:
+            await self.writer.start_tls(self.tls)
+        except (ssl.SSLError, OSError, TimeoutError) as exc:  # no TLS client: end the session
+            log.info("imap: TLS handshake with %s failed: %s", self.remote, type(exc).__name__)
+            raise ConnectionDropped from exc
         self.secure = True
 
     async def cmd_login(self, c: Command) -> None:
@@ -147,6 +162,15 @@ class AuthCommands(SessionCore):
 
 
 _MECHANISMS = ("PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER")
+
+
+def _discard_buffered(reader: asyncio.StreamReader) -> int:
+    """Drop what ``reader`` has received but nobody read yet; returns its size. asyncio has no
+    public call for it (aiosmtpd clears the same buffer after STARTTLS)."""
+    buffer: bytearray = reader._buffer  # type: ignore[attr-defined]
+    size = len(buffer)
+    buffer.clear()
+    return size
 
 
 def _sasl_decode(response: str) -> bytes:
