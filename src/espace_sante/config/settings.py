@@ -76,6 +76,23 @@ class ImapSettings:
     tls_port: int = 9930
     #: Seconds of client silence before logging out (RFC 9051 §5.4: at least 30 minutes).
     idle_timeout: int = 1800
+    #: Seconds a connection has to log in, from its greeting; then ``* BYE`` and closed.
+    login_timeout: int = 60
+    #: Connections not yet logged in at once from one client address; one more is greeted
+    #: with ``* BYE`` and closed.
+    max_unauthenticated_per_address: int = 10
+
+
+@dataclass(frozen=True)
+class MailLoginSettings:
+    """Password checks of mail clients' logins (IMAP LOGIN/AUTHENTICATE, submission AUTH), one
+    pool per process shared by both servers: each argon2id check holds 64 MiB."""
+
+    #: Password checks running at once.
+    password_checks: int = 2
+    #: Logins waiting for a check; beyond it a login is refused at once as temporarily
+    #: unavailable (IMAP ``NO [UNAVAILABLE]``, SMTP ``454 4.7.0``).
+    password_check_queue: int = 8
 
 
 @dataclass(frozen=True)
@@ -188,6 +205,7 @@ class Settings:
     mssante: MssanteSettings = field(default_factory=MssanteSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     imap: ImapSettings = field(default_factory=ImapSettings)
+    mail_login: MailLoginSettings = field(default_factory=MailLoginSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     web: WebSettings = field(default_factory=WebSettings)
     submission: SubmissionSettings = field(default_factory=SubmissionSettings)
@@ -343,6 +361,25 @@ def _validate(s: Settings) -> None:
     if s.imap.idle_timeout < 60:
         raise ConfigError(
             f"imap.idle_timeout: expected at least 60 seconds, got {s.imap.idle_timeout}"
+        )
+    if not 1 <= s.imap.login_timeout <= s.imap.idle_timeout:
+        raise ConfigError(
+            f"imap.login_timeout: expected 1..{s.imap.idle_timeout} seconds (imap.idle_timeout), "
+            f"got {s.imap.login_timeout}"
+        )
+    if not 1 <= s.imap.max_unauthenticated_per_address <= 100000:
+        raise ConfigError(
+            "imap.max_unauthenticated_per_address: expected 1..100000, "
+            f"got {s.imap.max_unauthenticated_per_address}"
+        )
+    if not 1 <= s.mail_login.password_checks <= 64:
+        raise ConfigError(
+            f"mail_login.password_checks: expected 1..64, got {s.mail_login.password_checks}"
+        )
+    if not 0 <= s.mail_login.password_check_queue <= 10000:
+        raise ConfigError(
+            "mail_login.password_check_queue: expected 0..10000, "
+            f"got {s.mail_login.password_check_queue}"
         )
     if s.smtp.trust_ca_file and not Path(s.smtp.trust_ca_file).is_file():
         raise ConfigError(f"smtp.trust_ca_file: no such file: {s.smtp.trust_ca_file}")

@@ -10,6 +10,7 @@ import binascii
 import json
 import logging
 import ssl
+from collections.abc import Callable
 
 from espace_sante.accounts import mail_auth
 from espace_sante.accounts.tokens import TokenError
@@ -35,6 +36,9 @@ log = logging.getLogger("espace_sante.mailbox.imap.session")
 
 class AuthCommands(SessionCore):
     """STARTTLS and the logins."""
+
+    #: Called once when the session logs in (the listener counts connections not logged in).
+    on_login: Callable[[], None] | None = None
 
     async def cmd_starttls(self, c: Command) -> None:
         no_args(c)
@@ -119,9 +123,7 @@ class AuthCommands(SessionCore):
             await self._send("+ " + base64.b64encode(error).decode("ascii"))
             await self._sasl_line()
             raise No("[AUTHENTICATIONFAILED] invalid token") from exc
-        self.account_id = account.account_id
-        self.address = account.address
-        self.store = AccountMailStore(self.storage, account.account_id)
+        self._logged_in(account)
         log.info("imap: account %s logged in with a token from %s", account.account_id, self.remote)
         await self._send(f"{c.tag} OK [CAPABILITY {self._capabilities()}] logged in")
 
@@ -144,6 +146,9 @@ class AuthCommands(SessionCore):
             remote=self.remote,
             acting_for=acting_for,
         )
+        if outcome.busy:  # not checked: no delay, no failure counted
+            log.info("imap: login from %s refused: too many password checks at once", self.remote)
+            raise No("[UNAVAILABLE] too many logins at once, try again later")
         if outcome.locked:
             raise No("[AUTHENTICATIONFAILED] too many failed attempts, try again later")
         if outcome.forbidden:
@@ -154,11 +159,16 @@ class AuthCommands(SessionCore):
             await self.sleep(outcome.failure_delay)
             log.info("imap: failed login from %s", self.remote)
             raise No("[AUTHENTICATIONFAILED] invalid credentials")
+        self._logged_in(account)
+        log.info("imap: account %s logged in from %s", account.account_id, self.remote)
+        await self._send(f"{c.tag} OK [CAPABILITY {self._capabilities()}] logged in")
+
+    def _logged_in(self, account: mail_auth.MailLogin) -> None:
         self.account_id = account.account_id
         self.address = account.address
         self.store = AccountMailStore(self.storage, account.account_id)
-        log.info("imap: account %s logged in from %s", account.account_id, self.remote)
-        await self._send(f"{c.tag} OK [CAPABILITY {self._capabilities()}] logged in")
+        if self.on_login is not None:
+            self.on_login()
 
 
 _MECHANISMS = ("PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER")
