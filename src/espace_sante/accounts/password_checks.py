@@ -21,7 +21,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 DEFAULT_WORKERS = 2
-DEFAULT_QUEUE = 8
+DEFAULT_QUEUE = 32
 
 
 class Busy(Exception):

@@ -8,6 +8,7 @@ Every key of the TOML file has an environment variable: top-level keys are ``ESP
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import types
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG_FILE = Path("config/espace-sante.toml")
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(ValueError):
@@ -81,6 +85,14 @@ class ImapSettings:
     #: Connections not yet logged in at once from one client address; one more is greeted
     #: with ``* BYE`` and closed.
     max_unauthenticated_per_address: int = 10
+    #: Client networks that cap does not apply to, comma-separated (the webmail's own
+    #: connections come from the web process's address).
+    per_address_exempt: str = "127.0.0.0/8, ::1"
+
+    @property
+    def per_address_exempt_networks(self) -> tuple[IPNetwork, ...]:
+        """:attr:`per_address_exempt` parsed."""
+        return parse_networks(self.per_address_exempt, "imap.per_address_exempt")
 
 
 @dataclass(frozen=True)
@@ -92,7 +104,7 @@ class MailLoginSettings:
     password_checks: int = 2
     #: Logins waiting for a check; beyond it a login is refused at once as temporarily
     #: unavailable (IMAP ``NO [UNAVAILABLE]``, SMTP ``454 4.7.0``).
-    password_check_queue: int = 8
+    password_check_queue: int = 32
 
 
 @dataclass(frozen=True)
@@ -372,6 +384,7 @@ def _validate(s: Settings) -> None:
             "imap.max_unauthenticated_per_address: expected 1..100000, "
             f"got {s.imap.max_unauthenticated_per_address}"
         )
+    s.imap.per_address_exempt_networks  # noqa: B018 (raises ConfigError when malformed)
     if not 1 <= s.mail_login.password_checks <= 64:
         raise ConfigError(
             f"mail_login.password_checks: expected 1..64, got {s.mail_login.password_checks}"
@@ -473,6 +486,20 @@ def parse_routes(text: str, key: str = "outbound.routes") -> dict[str, tuple[str
             raise ConfigError(f"{key}: expected domain=host:port, got {entry!r}")
         routes[domain.lower()] = (host, int(port_text))
     return routes
+
+
+def parse_networks(text: str, key: str) -> tuple[IPNetwork, ...]:
+    """``"127.0.0.0/8, ::1"`` as networks (an address alone is a network of one); ConfigError
+    naming ``key`` on a bad entry."""
+    networks: list[IPNetwork] = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as exc:
+            raise ConfigError(f"{key}: not an address or network: {entry!r}") from exc
+    return tuple(networks)
 
 
 def _validate_submission_and_outbound(s: Settings) -> None:

@@ -2,7 +2,8 @@
 
 Before a login, a connection costs us a password check per attempt (bounded by
 ``accounts.password_checks``), so each client address may hold only
-``imap.max_unauthenticated_per_address`` connections not logged in, and each must log in within
+``imap.max_unauthenticated_per_address`` connections not logged in (but those of
+``imap.per_address_exempt``, the webmail's), and each must log in within
 ``imap.login_timeout`` seconds.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import ssl
 from collections import Counter
@@ -37,6 +39,7 @@ class ImapListener:
         self._sessions: set[asyncio.Task[None]] = set()
         #: Connections not logged in yet, per client address.
         self._unauthenticated: Counter[str] = Counter()
+        self._exempt = settings.imap.per_address_exempt_networks
         mail_auth.configure_password_checks(
             settings.mail_login.password_checks, settings.mail_login.password_check_queue
         )
@@ -76,7 +79,9 @@ class ImapListener:
         imap = self.settings.imap
         peer = writer.get_extra_info("peername")
         address = str(peer[0]) if peer else "?"
-        if self._unauthenticated[address] >= imap.max_unauthenticated_per_address:
+        if self._unauthenticated[
+            address
+        ] >= imap.max_unauthenticated_per_address and not self._is_exempt(address):
             log.info("imap: connection from %s refused: too many not logged in", address)
             writer.write(b"* BYE [UNAVAILABLE] Too many connections from your address\r\n")
             self._sessions.discard(task)
@@ -118,6 +123,15 @@ class ImapListener:
             self._sessions.discard(task)
             with contextlib.suppress(Exception):
                 writer.close()
+
+    def _is_exempt(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in network for network in self._exempt)
 
     def _release(self, address: str) -> None:
         self._unauthenticated[address] -= 1
