@@ -35,7 +35,7 @@ async def test_condstore_flow(
     modseqs = [int(m) for m in re.findall(rb"MODSEQ \((\d+)\)", fetched)]
     assert len(modseqs) == 2 and max(modseqs) == highest
     stored = b"".join(await command(f"a5 STORE 1 (UNCHANGEDSINCE {highest}) +FLAGS (\\Seen)"))
-    assert re.search(rb"\* 1 FETCH \(FLAGS \(\\Seen\) MODSEQ \((\d+)\)\)", stored)
+    assert re.search(rb"\* 1 FETCH \(FLAGS \(\\Seen\) UID 1 MODSEQ \((\d+)\)\)", stored)
     # the same condition again fails: message 1 changed after `highest`
     again = b"".join(await command(f"a6 STORE 1 (UNCHANGEDSINCE {highest}) +FLAGS (\\Flagged)"))
     assert b"a6 OK [MODIFIED 1]" in again

@@ -72,7 +72,8 @@ async def test_capability_and_enable(
     assert any(r.startswith(b"* OK [UNSEEN 1]") for r in rev1)
     assert (await s.command("d SEARCH ALL"))[0] == b"* SEARCH 1 2\r\n"
     assert (await s.command("e ENABLE IMAP4rev2 NOSUCHTHING"))[0] == b"* ENABLED IMAP4rev2\r\n"
-    assert (await s.command("f ENABLE IMAP4rev2"))[0] == b"* ENABLED\r\n"  # already on
+    # already on: still listed (RFC 9051 §7.2.1, as Dovecot)
+    assert (await s.command("f ENABLE IMAP4rev2"))[0] == b"* ENABLED IMAP4rev2\r\n"
     rev2 = await s.command("g SELECT INBOX")
     assert rev2[0] == b"* OK [CLOSED] previous mailbox closed\r\n"
     assert b'* LIST (\\HasNoChildren) "/" "INBOX"\r\n' in rev2
