@@ -17,6 +17,12 @@ def test_the_shipped_file_loads_and_matches_the_defaults() -> None:
     assert settings.mssante.max_message_size == 25 * 1024 * 1024
     assert settings.effective_database_url.startswith("sqlite+aiosqlite:///")
     assert settings.effective_database_url.endswith("/var/espace-sante.db")
+    assert (settings.imap.login_timeout, settings.imap.max_unauthenticated_per_address) == (60, 10)
+    assert (settings.mail_login.password_checks, settings.mail_login.password_check_queue) == (
+        2,
+        32,
+    )
+    assert [str(n) for n in settings.imap.per_address_exempt_networks] == ["127.0.0.0/8", "::1/128"]
 
 
 def test_environment_overrides_file(tmp_path: Path) -> None:
@@ -58,6 +64,11 @@ def test_espace_config_points_at_another_file(tmp_path: Path) -> None:
         ("[smtp]\ntrust_ca_file = '/nonexistent/ca.pem'\n", {}, "smtp.trust_ca_file"),
         ("[smtp]\ncert_file = '/x.pem'\n", {}, "smtp.cert_file"),
         ("log_level = 'LOUD'\n", {}, "log_level"),
+        ("[imap]\nlogin_timeout = 3600\n", {}, "imap.login_timeout"),
+        ("", {"ESPACE_IMAP_MAX_UNAUTHENTICATED_PER_ADDRESS": "0"}, "max_unauthenticated"),
+        ("[mail_login]\npassword_checks = 0\n", {}, "mail_login.password_checks"),
+        ("[imap]\nper_address_exempt = '10.0.0.0/8, nope'\n", {}, "imap.per_address_exempt"),
+        ("", {"ESPACE_MAIL_LOGIN_PASSWORD_CHECK_QUEUE": "-1"}, "password_check_queue"),
         ("this is = not toml [", {}, "not valid TOML"),
     ],
 )

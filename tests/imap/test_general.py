@@ -25,7 +25,8 @@ async def test_capability_and_enable(raw_imap: RawOpener, mailbox: Mailbox) -> N
     await s.command("c SELECT INBOX")
     enabled = await s.command("e ENABLE IMAP4rev2 NOSUCHTHING")
     assert enabled.lines[0] == b"* ENABLED IMAP4rev2\r\n"
-    assert (await s.command("f ENABLE IMAP4rev2")).lines[0] == b"* ENABLED\r\n"  # already on
+    # already on: still listed (RFC 9051 §7.2.1, as Dovecot)
+    assert (await s.command("f ENABLE IMAP4rev2")).lines[0] == b"* ENABLED IMAP4rev2\r\n"
 
 
 async def test_imaplib_still_speaks_rev1(

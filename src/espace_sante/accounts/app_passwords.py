@@ -4,7 +4,8 @@ shown once at creation, revocable one by one.
 A secret is 16 letters from an alphabet without look-alikes, grouped by four
 (``abcd-efgh-jkmn-pqrs``): 80 bits, easy to type on a phone. Clients may send it with or without
 the dashes and in any case. An account has at most :data:`MAX_PER_ACCOUNT` live passwords, so
-checking a login costs at most that many argon2 verifications, done in a thread.
+checking a login costs at most that many argon2 verifications, done in one job of the bounded
+pool of ``accounts.password_checks`` (which may refuse it with ``Busy``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from espace_sante import audit
+from espace_sante.accounts import password_checks
 from espace_sante.storage.schema import Account, AppPassword
 
 ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no i, l, o, 0, 1
@@ -142,10 +144,11 @@ async def verify_app_password(session: AsyncSession, account_id: int, secret: st
     candidate = normalise_secret(secret)
     if len(candidate) != SECRET_LETTERS:
         return None
-    for row in await _live(session, account_id):
-        if await asyncio.to_thread(_verify, row.password_hash, candidate):
-            return row.id
-    return None
+    live = [(row.id, row.password_hash) for row in await _live(session, account_id)]
+    if not live:
+        return None
+    # one job of the bounded pool per attempt, however many passwords it tries
+    return await password_checks.run(lambda: _first_match(live, candidate))
 
 
 async def mark_used(session: AsyncSession, password_id: int, at: datetime | None = None) -> None:
@@ -153,6 +156,13 @@ async def mark_used(session: AsyncSession, password_id: int, at: datetime | None
     row = await session.get(AppPassword, password_id)
     if row is not None:
         row.last_used_at = at or datetime.now(UTC)
+
+
+def _first_match(live: list[tuple[int, str]], candidate: str) -> int | None:
+    for password_id, digest in live:
+        if _verify(digest, candidate):
+            return password_id
+    return None
 
 
 def _verify(digest: str, candidate: str) -> bool:

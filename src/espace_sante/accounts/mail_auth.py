@@ -1,9 +1,10 @@
 """Logging a mail client in (IMAP, SMTP submission): app passwords with throttling, tokens.
 
 One place for the rules both servers apply: only active accounts log in; a locked account is
-refused even with the right secret; each failed password counts towards the lock and is audited
-(``accounts.throttle``); a success clears the count. The protocol (SASL framing, replies, the
-delay before answering a failure) stays with each server.
+refused even with the right secret; at most a few password checks run at once in the process,
+the others are refused as busy (:func:`configure_password_checks`); each failed password counts
+towards the lock and is audited (``accounts.throttle``); a success clears the count. The
+protocol (SASL framing, replies, the delay before answering a failure) stays with each server.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from espace_sante import audit
-from espace_sante.accounts import guardians, throttle
+from espace_sante.accounts import guardians, password_checks, throttle
 from espace_sante.accounts.app_passwords import account_by_address, mark_used, verify_app_password
 from espace_sante.accounts.tokens import TokenError, TokenSigner
 from espace_sante.policy import login
@@ -41,6 +42,9 @@ class PasswordOutcome:
     failures: int = 1
     #: The password was right but the account may not act for the one it asked for.
     forbidden: bool = False
+    #: Too many password checks under way (``accounts.password_checks``): not checked, not
+    #: counted as a failure; the client should try again later.
+    busy: bool = False
 
     @property
     def failure_delay(self) -> float:
@@ -58,10 +62,12 @@ async def password_login(
 ) -> PasswordOutcome:
     """Check ``user``'s app password, counting and auditing a failure.
 
-    The argon2 check runs in a read session, so it never holds the database's write lock; the
-    outcome is then recorded in one short write transaction. With ``acting_for`` (the SASL
-    authorization identity), a guardian who logged in with their own password acts for that
-    dependant if ``accounts.guardians`` allows it, audited on the dependant's chain.
+    The argon2 check runs in the process's bounded pool (``accounts.password_checks``); when it
+    is full the outcome is ``busy`` at once. It runs in a read session, so it never holds the
+    database's write lock; the outcome is then recorded in one short write transaction. With
+    ``acting_for`` (the SASL authorization identity), a guardian who logged in with their own
+    password acts for that dependant if ``accounts.guardians`` allows it, audited on the
+    dependant's chain.
     """
     async with sessions() as session:
         account = await account_by_address(session, user)
@@ -69,7 +75,10 @@ async def password_login(
             return PasswordOutcome(None)
         if await throttle.is_locked(session, account.id):
             return PasswordOutcome(None, locked=True)
-        matched = await verify_app_password(session, account.id, password)
+        try:
+            matched = await verify_app_password(session, account.id, password)
+        except password_checks.Busy:
+            return PasswordOutcome(None, busy=True)
     async with transaction(sessions) as session:
         if matched is None:
             state = await throttle.record_failure(
@@ -90,6 +99,12 @@ async def password_login(
         return PasswordOutcome(
             MailLogin(dependant.id, dependant.address, dependant.kind, guardian_id=account.id)
         )
+
+
+def configure_password_checks(workers: int, queue: int) -> None:
+    """Size the process's pool of password checks, shared by every mail listener: ``workers``
+    checks at once, ``queue`` more waiting (``[mail_login]`` settings)."""
+    password_checks.configure(workers, queue)
 
 
 async def token_login(

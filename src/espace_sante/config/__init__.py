@@ -14,6 +14,7 @@ from espace_sante.config.settings import (
     SubmissionSettings,
     WebSettings,
     load_settings,
+    parse_networks,
     parse_routes,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "SubmissionSettings",
     "WebSettings",
     "load_settings",
+    "parse_networks",
     "parse_routes",
 ]

@@ -8,6 +8,7 @@ Every key of the TOML file has an environment variable: top-level keys are ``ESP
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import types
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG_FILE = Path("config/espace-sante.toml")
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(ValueError):
@@ -76,6 +80,31 @@ class ImapSettings:
     tls_port: int = 9930
     #: Seconds of client silence before logging out (RFC 9051 §5.4: at least 30 minutes).
     idle_timeout: int = 1800
+    #: Seconds a connection has to log in, from its greeting; then ``* BYE`` and closed.
+    login_timeout: int = 60
+    #: Connections not yet logged in at once from one client address; one more is greeted
+    #: with ``* BYE`` and closed.
+    max_unauthenticated_per_address: int = 10
+    #: Client networks that cap does not apply to, comma-separated (the webmail's own
+    #: connections come from the web process's address).
+    per_address_exempt: str = "127.0.0.0/8, ::1"
+
+    @property
+    def per_address_exempt_networks(self) -> tuple[IPNetwork, ...]:
+        """:attr:`per_address_exempt` parsed."""
+        return parse_networks(self.per_address_exempt, "imap.per_address_exempt")
+
+
+@dataclass(frozen=True)
+class MailLoginSettings:
+    """Password checks of mail clients' logins (IMAP LOGIN/AUTHENTICATE, submission AUTH), one
+    pool per process shared by both servers: each argon2id check holds 64 MiB."""
+
+    #: Password checks running at once.
+    password_checks: int = 2
+    #: Logins waiting for a check; beyond it a login is refused at once as temporarily
+    #: unavailable (IMAP ``NO [UNAVAILABLE]``, SMTP ``454 4.7.0``).
+    password_check_queue: int = 32
 
 
 @dataclass(frozen=True)
@@ -188,6 +217,7 @@ class Settings:
     mssante: MssanteSettings = field(default_factory=MssanteSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     imap: ImapSettings = field(default_factory=ImapSettings)
+    mail_login: MailLoginSettings = field(default_factory=MailLoginSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     web: WebSettings = field(default_factory=WebSettings)
     submission: SubmissionSettings = field(default_factory=SubmissionSettings)
@@ -344,6 +374,26 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"imap.idle_timeout: expected at least 60 seconds, got {s.imap.idle_timeout}"
         )
+    if not 1 <= s.imap.login_timeout <= s.imap.idle_timeout:
+        raise ConfigError(
+            f"imap.login_timeout: expected 1..{s.imap.idle_timeout} seconds (imap.idle_timeout), "
+            f"got {s.imap.login_timeout}"
+        )
+    if not 1 <= s.imap.max_unauthenticated_per_address <= 100000:
+        raise ConfigError(
+            "imap.max_unauthenticated_per_address: expected 1..100000, "
+            f"got {s.imap.max_unauthenticated_per_address}"
+        )
+    s.imap.per_address_exempt_networks  # noqa: B018 (raises ConfigError when malformed)
+    if not 1 <= s.mail_login.password_checks <= 64:
+        raise ConfigError(
+            f"mail_login.password_checks: expected 1..64, got {s.mail_login.password_checks}"
+        )
+    if not 0 <= s.mail_login.password_check_queue <= 10000:
+        raise ConfigError(
+            "mail_login.password_check_queue: expected 0..10000, "
+            f"got {s.mail_login.password_check_queue}"
+        )
     if s.smtp.trust_ca_file and not Path(s.smtp.trust_ca_file).is_file():
         raise ConfigError(f"smtp.trust_ca_file: no such file: {s.smtp.trust_ca_file}")
     if bool(s.smtp.cert_file) != bool(s.smtp.key_file):
@@ -436,6 +486,20 @@ def parse_routes(text: str, key: str = "outbound.routes") -> dict[str, tuple[str
             raise ConfigError(f"{key}: expected domain=host:port, got {entry!r}")
         routes[domain.lower()] = (host, int(port_text))
     return routes
+
+
+def parse_networks(text: str, key: str) -> tuple[IPNetwork, ...]:
+    """``"127.0.0.0/8, ::1"`` as networks (an address alone is a network of one); ConfigError
+    naming ``key`` on a bad entry."""
+    networks: list[IPNetwork] = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as exc:
+            raise ConfigError(f"{key}: not an address or network: {entry!r}") from exc
+    return tuple(networks)
 
 
 def _validate_submission_and_outbound(s: Settings) -> None:

@@ -194,6 +194,10 @@ class SubmissionSMTP(GatewaySMTP):
             remote=_peer_ip(self.session),
             acting_for=acting_for,
         )
+        if outcome.busy:  # not checked: no delay, no failure counted
+            log.info("submission: login from %s refused: too many password checks at once",
+                     _peer_ip(self.session))  # fmt: skip
+            return _refused(verdicts.AUTH_BUSY)
         if outcome.forbidden:
             log.info("submission: a login from %s may not act for another account",
                      _peer_ip(self.session))  # fmt: skip
@@ -489,6 +493,9 @@ class SubmissionListener:
         self.tls_context = tls_context
         self.handler = SubmissionHandler(storage, settings, signer)
         self._protocols: set[SubmissionSMTP] = set()
+        mail_auth.configure_password_checks(
+            settings.mail_login.password_checks, settings.mail_login.password_check_queue
+        )
         self._servers: list[asyncio.base_events.Server] = []
 
     def _protocol(self, implicit_tls: bool) -> SubmissionSMTP:

@@ -203,6 +203,14 @@ AUTH_LOCKED = _refuse(
     "Trop d'échecs d'authentification, réessayez plus tard",
     "Too many failed authentications, try again later",
 )
+#: RFC 4954 §6 "454 4.7.0 Temporary authentication failure": too many password checks at once.
+AUTH_BUSY = _refuse(
+    454,
+    "4.7.0",
+    "auth_busy",
+    "Trop de connexions en cours, réessayez plus tard",
+    "Temporary authentication failure, try again later",
+)
 #: RFC 6409 §6.1: the envelope sender must be an address the authenticated user may use.
 ENVELOPE_SENDER_MISMATCH = _refuse(
     553,

@@ -108,6 +108,18 @@ class SessionCore:
         self.writer.write(data + b"\r\n")
         await self.writer.drain()
 
+    async def _enable_condstore(self) -> None:
+        """A CONDSTORE enabling command (RFC 7162 §3.1): from now on every untagged FETCH that
+        reports a flag change carries UID and MODSEQ; the first one while a folder is selected
+        also reports its HIGHESTMODSEQ (as Dovecot does, before the command's other responses).
+        """
+        if self.condstore:
+            return
+        self.condstore = True
+        if self.selected is not None and self.store is not None:
+            _, highest = await self.store.state(self.selected.folder.id)
+            await self._send(f"* OK [HIGHESTMODSEQ {highest}] Highest")
+
     async def _continue(self) -> None:
         await self._send("+ Ready for literal data")
 

@@ -1,12 +1,22 @@
-"""The IMAP listeners: the STARTTLS port and the implicit-TLS port, one session per connection."""
+"""The IMAP listeners: the STARTTLS port and the implicit-TLS port, one session per connection.
+
+Before a login, a connection costs us a password check per attempt (bounded by
+``accounts.password_checks``), so each client address may hold only
+``imap.max_unauthenticated_per_address`` connections not logged in (but those of
+``imap.per_address_exempt``, the webmail's), and each must log in within
+``imap.login_timeout`` seconds.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import ssl
+from collections import Counter
 
+from espace_sante.accounts import mail_auth
 from espace_sante.accounts.tokens import TokenSigner
 from espace_sante.config import Settings
 from espace_sante.mailbox.imap.errors import log_failure
@@ -27,6 +37,12 @@ class ImapListener:
         self.signer = TokenSigner.from_settings(settings)
         self._servers: list[asyncio.Server] = []
         self._sessions: set[asyncio.Task[None]] = set()
+        #: Connections not logged in yet, per client address.
+        self._unauthenticated: Counter[str] = Counter()
+        self._exempt = settings.imap.per_address_exempt_networks
+        mail_auth.configure_password_checks(
+            settings.mail_login.password_checks, settings.mail_login.password_check_queue
+        )
 
     async def start(self, reuse_port: bool = False) -> None:
         """Bind both ports (``reuse_port`` when several worker processes share them)."""
@@ -60,24 +76,77 @@ class ImapListener:
         task = asyncio.current_task()
         assert task is not None
         self._sessions.add(task)
+        imap = self.settings.imap
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if peer else "?"
+        if self._unauthenticated[
+            address
+        ] >= imap.max_unauthenticated_per_address and not self._is_exempt(address):
+            log.info("imap: connection from %s refused: too many not logged in", address)
+            writer.write(b"* BYE [UNAVAILABLE] Too many connections from your address\r\n")
+            self._sessions.discard(task)
+            with contextlib.suppress(Exception):
+                writer.close()
+            return
+        self._unauthenticated[address] += 1
+        counted = True
+
+        def logged_in() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                self._release(address)
+
         session = ImapSession(
             self.storage,
             reader,
             writer,
             tls=self.tls,
             hostname=self.settings.mssante.hostname,
-            idle_timeout=self.settings.imap.idle_timeout,
+            idle_timeout=imap.idle_timeout,
             already_tls=already_tls,
             signer=self.signer,
         )
+        session.on_login = logged_in
+        timer = asyncio.get_running_loop().call_later(
+            imap.login_timeout, self._login_expired, session, task
+        )
         try:
             await session.run()
+        except asyncio.CancelledError:
+            pass  # stop() or the login timeout; Python 3.11 would log a cancelled handler
         except Exception as exc:
             log_failure(log, "imap: session ended by an error", exc)
         finally:
+            timer.cancel()
+            logged_in()
             self._sessions.discard(task)
             with contextlib.suppress(Exception):
                 writer.close()
+
+    def _is_exempt(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in network for network in self._exempt)
+
+    def _release(self, address: str) -> None:
+        self._unauthenticated[address] -= 1
+        if self._unauthenticated[address] <= 0:
+            del self._unauthenticated[address]
+
+    def _login_expired(self, session: ImapSession, task: asyncio.Task[None]) -> None:
+        """A connection that has not logged in within ``imap.login_timeout`` is dropped, well
+        before the autologout (RFC 9051 §5.4 allows a server to end a connection pre-auth)."""
+        if session.account_id is not None or task.done():
+            return
+        log.info("imap: %s did not log in in time", session.remote)
+        with contextlib.suppress(Exception):
+            session.writer.write(b"* BYE Autologout; not logged in in time\r\n")
+        task.cancel()
 
     async def stop(self) -> None:
         for server in self._servers:

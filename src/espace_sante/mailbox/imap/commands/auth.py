@@ -9,6 +9,8 @@ import base64
 import binascii
 import json
 import logging
+import ssl
+from collections.abc import Callable
 
 from espace_sante.accounts import mail_auth
 from espace_sante.accounts.tokens import TokenError
@@ -35,12 +37,29 @@ log = logging.getLogger("espace_sante.mailbox.imap.session")
 class AuthCommands(SessionCore):
     """STARTTLS and the logins."""
 
+    #: Called once when the session logs in (the listener counts connections not logged in).
+    on_login: Callable[[], None] | None = None
+
     async def cmd_starttls(self, c: Command) -> None:
         no_args(c)
         if self.secure:
             raise Bad("TLS is already active")
+        # CVE-2011-0411: whatever the client sent after this line came in clear and must not
+        # run inside TLS. Stop reading (what arrives from now on is fed to the TLS layer once
+        # the handshake starts) and drop what was already read, as aiosmtpd does for SMTP.
+        transport = self.writer.transport
+        if isinstance(transport, asyncio.ReadTransport):
+            transport.pause_reading()
+        discarded = _discard_buffered(self.reader)
+        if discarded:
+            log.info("imap: %d octets pipelined after STARTTLS from %s discarded",
+                     discarded, self.remote)  # fmt: skip
         await self._send(f"{c.tag} OK Begin TLS negotiation now")
-        await self.writer.start_tls(self.tls)
+        try:
+            await self.writer.start_tls(self.tls)
+        except (ssl.SSLError, OSError, TimeoutError) as exc:  # no TLS client: end the session
+            log.info("imap: TLS handshake with %s failed: %s", self.remote, type(exc).__name__)
+            raise ConnectionDropped from exc
         self.secure = True
 
     async def cmd_login(self, c: Command) -> None:
@@ -104,9 +123,7 @@ class AuthCommands(SessionCore):
             await self._send("+ " + base64.b64encode(error).decode("ascii"))
             await self._sasl_line()
             raise No("[AUTHENTICATIONFAILED] invalid token") from exc
-        self.account_id = account.account_id
-        self.address = account.address
-        self.store = AccountMailStore(self.storage, account.account_id)
+        self._logged_in(account)
         log.info("imap: account %s logged in with a token from %s", account.account_id, self.remote)
         await self._send(f"{c.tag} OK [CAPABILITY {self._capabilities()}] logged in")
 
@@ -129,6 +146,9 @@ class AuthCommands(SessionCore):
             remote=self.remote,
             acting_for=acting_for,
         )
+        if outcome.busy:  # not checked: no delay, no failure counted
+            log.info("imap: login from %s refused: too many password checks at once", self.remote)
+            raise No("[UNAVAILABLE] too many logins at once, try again later")
         if outcome.locked:
             raise No("[AUTHENTICATIONFAILED] too many failed attempts, try again later")
         if outcome.forbidden:
@@ -139,14 +159,28 @@ class AuthCommands(SessionCore):
             await self.sleep(outcome.failure_delay)
             log.info("imap: failed login from %s", self.remote)
             raise No("[AUTHENTICATIONFAILED] invalid credentials")
-        self.account_id = account.account_id
-        self.address = account.address
-        self.store = AccountMailStore(self.storage, account.account_id)
+        self._logged_in(account)
         log.info("imap: account %s logged in from %s", account.account_id, self.remote)
         await self._send(f"{c.tag} OK [CAPABILITY {self._capabilities()}] logged in")
 
+    def _logged_in(self, account: mail_auth.MailLogin) -> None:
+        self.account_id = account.account_id
+        self.address = account.address
+        self.store = AccountMailStore(self.storage, account.account_id)
+        if self.on_login is not None:
+            self.on_login()
+
 
 _MECHANISMS = ("PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER")
+
+
+def _discard_buffered(reader: asyncio.StreamReader) -> int:
+    """Drop what ``reader`` has received but nobody read yet; returns its size. asyncio has no
+    public call for it (aiosmtpd clears the same buffer after STARTTLS)."""
+    buffer: bytearray = reader._buffer  # type: ignore[attr-defined]
+    size = len(buffer)
+    buffer.clear()
+    return size
 
 
 def _sasl_decode(response: str) -> bytes:

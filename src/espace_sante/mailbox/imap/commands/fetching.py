@@ -40,12 +40,11 @@ class FetchCommands(SessionCore):
         targets = self._targets(sel, numbers, by_uid)
         if len(c.args) == 3:
             changed_since = _changed_since(c.args[2])
-            self.condstore = True
             targets = [(seq, row) for seq, row in targets if row.modseq > changed_since]
             if "MODSEQ" not in items:
                 items.append("MODSEQ")
-        if "MODSEQ" in items:
-            self.condstore = True
+        if "MODSEQ" in items:  # MODSEQ or CHANGEDSINCE: CONDSTORE enabling (RFC 7162 §3.1)
+            await self._enable_condstore()
         to_mark: list[MessageRow] = []
         sections = [i for i in items if isinstance(i, fetch.SectionItem)]
         sets_seen = any(i.sets_seen for i in sections) and not sel.readonly
@@ -66,7 +65,8 @@ class FetchCommands(SessionCore):
             await store.add_flags(sel.folder.id, unique, ["\\Seen"])
             index = {r.id: i for i, r in enumerate(sel.messages, 1)}
             for r in unique:
-                await self._send(f"* {index[r.id]} FETCH (FLAGS ({' '.join(r.flags)}))")
+                mod = f" UID {r.uid} MODSEQ ({r.modseq})" if self.condstore else ""
+                await self._send(f"* {index[r.id]} FETCH (FLAGS ({' '.join(r.flags)}){mod})")
         await self._done(c)
 
     async def cmd_uid_fetch(self, c: Command) -> None:

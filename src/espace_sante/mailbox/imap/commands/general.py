@@ -75,13 +75,17 @@ class GeneralCommands(SessionCore):
         self._require_auth()
         if not c.args or not all(isinstance(a, Atom) for a in c.args):
             raise Bad("ENABLE takes capability names")
-        enabled = []
+        # RFC 9051 §7.2.1: ENABLED lists the extensions that are on once the command is done,
+        # also when an earlier command had turned them on (as Dovecot: a client that enabled
+        # CONDSTORE by a FETCH MODSEQ still reads it as enabled), each once; unknown ones are
+        # ignored (RFC 5161 §3.1).
+        enabled: list[str] = []
         for a in c.args:
             assert isinstance(a, Atom)
-            if a.upper == "CONDSTORE" and not self.condstore:
-                self.condstore = True
+            if a.upper == "CONDSTORE" and "CONDSTORE" not in enabled:
+                await self._enable_condstore()  # HIGHESTMODSEQ first, if newly on and selected
                 enabled.append("CONDSTORE")
-            elif a.upper == "IMAP4REV2" and not self.rev2:
+            elif a.upper == "IMAP4REV2" and "IMAP4rev2" not in enabled:
                 self.rev2 = True
                 enabled.append("IMAP4rev2")
         await self._send("* ENABLED" + "".join(f" {name}" for name in enabled))

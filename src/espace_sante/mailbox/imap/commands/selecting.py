@@ -14,6 +14,7 @@ from espace_sante.mailbox.imap.parser import (
     Atom,
     Command,
     ParenList,
+    Token,
 )
 
 
@@ -22,8 +23,8 @@ class SelectCommands(SessionCore):
 
     async def cmd_select(self, c: Command, readonly: bool = False) -> None:
         store = self._require_auth()
-        if len(c.args) == 2 and c.args[1] == ParenList((Atom("CONDSTORE"),)):
-            self.condstore = True
+        if len(c.args) == 2 and _is_condstore_parameter(c.args[1]):
+            self.condstore = True  # RFC 7162 §3.1.8; this SELECT reports HIGHESTMODSEQ itself
         elif len(c.args) != 1:
             raise Bad(f"{c.name} takes a mailbox name and optionally (CONDSTORE)")
         if self.selected is not None and self.rev2:
@@ -69,8 +70,16 @@ class SelectCommands(SessionCore):
             if not isinstance(item, Atom) or item.upper not in values:
                 raise Bad("unknown STATUS item")
             wanted.append(f"{item.upper} {values[item.upper]}")
+        if "HIGHESTMODSEQ" in (i.upper for i in c.args[1].items if isinstance(i, Atom)):
+            await self._enable_condstore()  # RFC 7162 §3.1: a CONDSTORE enabling command
         await self._send(f"* STATUS {self._name_out(folder.name)} ({' '.join(wanted)})")
         await self._done(c)
+
+
+def _is_condstore_parameter(token: Token) -> bool:
+    """``(CONDSTORE)``, in any case (RFC 7162 §3.1.8 select-param)."""
+    items = token.items if isinstance(token, ParenList) else ()
+    return len(items) == 1 and isinstance(items[0], Atom) and items[0].upper == "CONDSTORE"
 
 
 HANDLERS: dict[str, Handler[SelectCommands]] = {

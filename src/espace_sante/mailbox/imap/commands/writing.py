@@ -39,6 +39,7 @@ class WriteCommands(SessionCore):
             modifier = args.pop(1)
             assert isinstance(modifier, ParenList)
             unchanged_since = _unchanged_since(modifier)
+            await self._enable_condstore()  # RFC 7162 §3.1: a CONDSTORE enabling command
         if not isinstance(args[1], Atom):
             raise Bad("expected FLAGS, +FLAGS or -FLAGS")
         action = args[1].upper
@@ -49,20 +50,29 @@ class WriteCommands(SessionCore):
         changed, failed = await store.store_flags(
             sel.folder.id, [row.uid for _, row in targets], m.group(1), flags, unchanged_since
         )
+        silent = m.group(2) is not None
         for seq, row in targets:
-            if row.uid not in changed:
-                continue
+            if row.uid not in changed or row.uid in failed:
+                continue  # a message that failed UNCHANGEDSINCE is in MODIFIED (as Dovecot)
             new_flags, modseq = changed[row.uid]
             was = row.flags
             row.flags, row.modseq = new_flags, modseq
-            silent = m.group(2) is not None and row.uid not in failed
-            if not silent or was != new_flags and unchanged_since is not None:
-                extra = f" UID {row.uid}" if by_uid else ""
-                mod = f" MODSEQ ({modseq})" if unchanged_since is not None else ""
-                await self._send(f"* {seq} FETCH (FLAGS ({' '.join(new_flags)}){extra}{mod})")
+            # RFC 7162 §3.1: once CONDSTORE is on, UID and MODSEQ in each FETCH; with .SILENT,
+            # MODSEQ alone for each message that changed (§3.1.3 example)
+            uid = f"UID {row.uid}" if by_uid or self.condstore else ""
+            mod = f"MODSEQ ({modseq})" if self.condstore else ""
+            if not silent:
+                data = " ".join(p for p in (f"FLAGS ({' '.join(new_flags)})", uid, mod) if p)
+            elif self.condstore and was != new_flags:
+                data = " ".join(p for p in (uid if by_uid else "", mod) if p)
+            else:
+                continue
+            await self._send(f"* {seq} FETCH ({data})")
         sel.state = (sel.state[0], max(sel.state[1], *(v[1] for v in changed.values()), 0))
         if failed:
-            await self._done(c, f"[MODIFIED {','.join(map(str, failed))}] conditional STORE failed")
+            # RFC 7162 §3.1.3: UIDs for UID STORE, message numbers for STORE
+            refused = failed if by_uid else [seq for seq, row in targets if row.uid in failed]
+            await self._done(c, f"[MODIFIED {compress(refused)}] conditional STORE failed")
             return
         await self._done(c)
 
