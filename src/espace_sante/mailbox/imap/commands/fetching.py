@@ -21,6 +21,7 @@ from espace_sante.mailbox.imap.parser import (
     Token,
 )
 from espace_sante.mailbox.imap.seqset import SequenceSet
+from espace_sante.mailbox.imap.slices import Slicer
 
 
 class FetchCommands(SessionCore):
@@ -45,7 +46,9 @@ class FetchCommands(SessionCore):
         if "MODSEQ" in items:
             self.condstore = True
         to_mark: list[MessageRow] = []
+        slicer = Slicer()  # cached content is not awaited: pause between slices of messages
         for seq, row in targets:
+            await slicer.pause()
             parts: list[bytes] = []
             raw: bytes | None = None
             for item in items:
