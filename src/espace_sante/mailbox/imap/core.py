@@ -123,6 +123,7 @@ class SessionCore:
                 "ENABLE",
                 "CONDSTORE",
                 "SORT",
+                "SORT=DISPLAY",
                 "CHILDREN",
                 "ESEARCH",
                 "SEARCHRES",
