@@ -9,7 +9,6 @@ import ssl
 
 import pytest
 
-from espace_sante.mailbox.imap.search import base_subject
 from espace_sante.mailbox.imap.server import ImapListener
 from espace_sante.storage.runtime import Storage
 from fixtures.seed import Seeded
@@ -142,14 +141,6 @@ MESSAGES = [  # (from, date, subject, padding)
     ("Alice <alice@ch.fr>", "Sun, 01 Nov 2026 10:00:00 +0100", "Analyse", 3000),
     ("bob@ch.fr", "Tue, 03 Nov 2026 10:00:00 +0100", "Fwd: compte rendu", 500),
 ]
-
-
-@pytest.mark.parametrize(
-    ("subject", "base"),
-    [("Re: Fwd: [CR] Bilan (fwd)", "bilan"), ("RE:  re:   x", "x"), ("Tr: Résultats", "résultats")],
-)
-def test_base_subject(subject: str, base: str) -> None:
-    assert base_subject(subject) == base
 
 
 async def test_sort_orders(

@@ -86,3 +86,13 @@ def test_compress_round_trips(values: set[int]) -> None:
         return
     assert set(SequenceSet.parse(text).numbers(max(values))) == values
     assert len(text) <= len(",".join(map(str, sorted(values))))
+
+
+@given(ranges, st.integers(min_value=0, max_value=400), st.integers(min_value=-5, max_value=405))
+def test_spans_membership_is_the_resolved_set(
+    parts: list[tuple[int | str, int | str | None]], largest: int, probe: int
+) -> None:
+    """``n in set.spans(largest)`` (a bisection, resolved once per command) answers as the
+    resolved numbers do, for every number, in range or not."""
+    parsed = SequenceSet.parse(_text(parts))
+    assert (probe in parsed.spans(largest)) == (probe in set(parsed.numbers(largest)))

@@ -135,6 +135,7 @@ class SessionCore:
                 "ENABLE",
                 "CONDSTORE",
                 "SORT",
+                "SORT=DISPLAY",
                 "CHILDREN",
                 "ESEARCH",
                 "SEARCHRES",
@@ -217,13 +218,9 @@ class SessionCore:
             if by_uid:
                 return []
             raise Bad("no messages in the mailbox")
-        if by_uid:
-            spans = numbers.resolve(sel.messages[-1].uid)
-            return [
-                (i, m)
-                for i, m in enumerate(sel.messages, 1)
-                if any(lo <= m.uid <= hi for lo, hi in spans)
-            ]
+        if by_uid:  # resolved once; each UID tested by bisection, not against every range
+            spans = numbers.spans(sel.messages[-1].uid)
+            return [(i, m) for i, m in enumerate(sel.messages, 1) if m.uid in spans]
         count = len(sel.messages)
         if any(n != -1 and n > count for r in numbers.ranges for n in r):
             raise Bad("message number beyond the mailbox")

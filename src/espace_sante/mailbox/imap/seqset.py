@@ -4,11 +4,14 @@ and ``$`` (SEARCHRES, the saved search result).
 A set is parsed once into ranges where ``*`` stays symbolic, then resolved against the mailbox's
 largest number (message count or highest UID) when the command runs: ``*`` means that number,
 and ``n:m`` is the same range as ``m:n``. An empty mailbox resolves every set to nothing.
+Resolve once per command, not once per message: :meth:`SequenceSet.spans` gives merged spans
+whose membership test is a bisection, so a set of many ranges costs log(ranges) a message.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -64,6 +67,10 @@ class SequenceSet:
             spans.append((low, min(high, largest)))
         return merge(spans)
 
+    def spans(self, largest: int) -> Spans:
+        """The resolved set (see :meth:`resolve`), for membership tests."""
+        return Spans(self.resolve(largest))
+
     def numbers(self, largest: int) -> Iterator[int]:
         """Each number of the resolved set, in increasing order."""
         for low, high in self.resolve(largest):
@@ -73,6 +80,30 @@ class SequenceSet:
         if self.saved:
             return "$"
         return ",".join(_fmt(a) if a == b else f"{_fmt(a)}:{_fmt(b)}" for a, b in self.ranges)
+
+
+class Spans:
+    """Sorted, disjoint, inclusive ranges (as :func:`merge` returns them); ``n in spans`` is a
+    bisection over the ranges' starts."""
+
+    __slots__ = ("_ends", "_starts")
+
+    def __init__(self, merged: Iterable[tuple[int, int]]) -> None:
+        merged = list(merged)
+        self._starts = [low for low, _ in merged]
+        self._ends = [high for _, high in merged]
+
+    def __contains__(self, number: object) -> bool:
+        if not isinstance(number, int):
+            return False
+        index = bisect_right(self._starts, number) - 1
+        return index >= 0 and number <= self._ends[index]
+
+    def __bool__(self) -> bool:
+        return bool(self._starts)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return zip(self._starts, self._ends, strict=True)
 
 
 def merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -23,6 +23,7 @@ from espace_sante.mailbox.imap.parser import (
     Token,
 )
 from espace_sante.mailbox.imap.seqset import SequenceSet
+from espace_sante.mailbox.imap.slices import Slicer
 
 
 class FetchCommands(SessionCore):
@@ -48,7 +49,9 @@ class FetchCommands(SessionCore):
         to_mark: list[MessageRow] = []
         sections = [i for i in items if isinstance(i, fetch.SectionItem)]
         sets_seen = any(i.sets_seen for i in sections) and not sel.readonly
+        slicer = Slicer()  # cached content is not awaited: pause between slices of messages
         for seq, row in targets:
+            await slicer.pause()
             raw = await store.raw(row) if sections else None
             try:
                 if raw is not None and len(raw) > fetch.OFFLOAD_BYTES:

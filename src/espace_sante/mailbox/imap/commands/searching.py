@@ -1,28 +1,32 @@
-"""SEARCH (ESEARCH, SEARCHRES) and SORT, and their UID forms; the search program
-itself is parsed and evaluated by ``imap.search``.
+"""SEARCH (ESEARCH, SEARCHRES, CONDSTORE's MODSEQ) and SORT (RFC 5256, SORT=DISPLAY), and their
+UID forms; the search program itself is parsed and evaluated by ``imap.search``, in slices that
+leave the event loop to the other clients and protocols.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from functools import partial
 
 from espace_sante.mailbox.imap import search
 from espace_sante.mailbox.imap.core import (
     Bad,
     Handler,
     No,
+    Selected,
     SessionCore,
     astring,
-)
-from espace_sante.mailbox.imap.mailstore import (
-    MessageRow,
 )
 from espace_sante.mailbox.imap.parser import (
     Atom,
     Command,
     ParenList,
+    Token,
 )
 from espace_sante.mailbox.imap.seqset import compress
+from espace_sante.mailbox.imap.slices import in_pool, in_slices
+
+_BADCHARSET = f"[BADCHARSET ({' '.join(search.CHARSETS)})] unsupported charset"
 
 
 class SearchCommands(SessionCore):
@@ -38,25 +42,24 @@ class SearchCommands(SessionCore):
                 raise Bad("RETURN takes a list of options")
             returns = _return_options(args[1])
             args = args[2:]
-        try:
-            predicate = search.parse_search(args, saved=self.saved_uids)
-        except search.BadCharset as exc:
-            raise No(f"[BADCHARSET ({' '.join(search.CHARSETS)})] unsupported charset") from exc
-        largest_uid = sel.messages[-1].uid if sel.messages else 0
-        rows = []
-        for seq, row in enumerate(sel.messages, 1):
-            candidate = search.Candidate(seq, row, store.raw)
-            if await predicate(candidate, len(sel.messages), largest_uid):
-                rows.append((seq, row))
-        found = [row.uid if by_uid else seq for seq, row in rows]
+        program = await self._program(sel, args, charset=True)
+        if program.modseq:
+            await self._enable_condstore(sel)
+        matches = await search.evaluate(program, sel.messages, store.raw)
+        found = [m.uid if by_uid else m.seq for m in matches]
         if returns is None and self.rev2:  # RFC 9051 §7.3.4: ESEARCH replaces SEARCH
             returns = ["ALL"]
         if returns is None:
-            await self._send("* SEARCH" + "".join(f" {n}" for n in found))
+            modseq = _highest(matches) if program.modseq else None
+            await self._send(
+                "* SEARCH"
+                + "".join(f" {n}" for n in found)
+                + (f" (MODSEQ {modseq})" if modseq is not None else "")
+            )
             await self._done(c)
             return
         if "SAVE" in returns:
-            self.saved_uids = [row.uid for _, row in rows]
+            self.saved_uids = [m.uid for m in matches]
         answer = [f'(TAG "{c.tag}")'] + (["UID"] if by_uid else [])
         if found and "MIN" in returns:
             answer.append(f"MIN {found[0]}")
@@ -66,6 +69,8 @@ class SearchCommands(SessionCore):
             answer.append(f"COUNT {len(found)}")
         if found and "ALL" in returns:
             answer.append(f"ALL {compress(found)}")
+        if program.modseq and found:
+            answer.append(f"MODSEQ {_esearch_modseq(matches, returns)}")
         if returns != ["SAVE"]:  # SAVE alone answers nothing (RFC 5182 §2.1)
             await self._send("* ESEARCH " + " ".join(answer))
         await self._done(c)
@@ -74,35 +79,84 @@ class SearchCommands(SessionCore):
         await self.cmd_search(c, by_uid=True)
 
     async def cmd_sort(self, c: Command, by_uid: bool = False) -> None:
-        """SORT (criteria) charset search-keys (RFC 5256); ties keep mailbox order."""
+        """SORT (criteria) charset search-keys (RFC 5256); ties in every criterion are ordered
+        by sequence number."""
         sel = self._require_selected()
         store = self._require_auth()
         if len(c.args) < 3:
             raise Bad("SORT takes criteria, a charset and search keys")
         criteria = search.parse_sort(c.args[0])
-        charset = astring(c.args[1]).upper()
-        if charset not in search.CHARSETS:
-            raise No(f"[BADCHARSET ({' '.join(search.CHARSETS)})] unsupported charset")
-        predicate = search.parse_search(list(c.args[2:]))
-        largest_uid = sel.messages[-1].uid if sel.messages else 0
-        matches: list[tuple[int, MessageRow]] = []
-        for seq, row in enumerate(sel.messages, 1):
-            if await predicate(
-                search.Candidate(seq, row, store.raw), len(sel.messages), largest_uid
-            ):
-                matches.append((seq, row))
-        for key, reverse in reversed(criteria):  # stable sorts, least significant key first
-
-            def value(m: tuple[int, MessageRow], k: str = key) -> Any:
-                return search.sort_value(k, m[0], m[1])
-
-            matches.sort(key=value, reverse=reverse)
-        numbers = [row.uid if by_uid else seq for seq, row in matches]
-        await self._send("* SORT" + "".join(f" {n}" for n in numbers))
+        try:
+            search.check_charset(astring(c.args[1]))
+        except search.BadCharset as exc:
+            raise No(_BADCHARSET) from exc
+        program = await self._program(sel, c.args[2:], charset=False)
+        if program.modseq:
+            await self._enable_condstore(sel)
+        matches = await search.evaluate(program, sel.messages, store.raw)
+        keys = await in_slices(
+            lambda m: tuple(search.sort_value(key, m) for key, _ in criteria), matches
+        )
+        order = list(range(len(matches)))  # sequence order: the last tie-break
+        for index in range(len(criteria) - 1, -1, -1):  # stable sorts, least significant first
+            column = [k[index] for k in keys]
+            order.sort(key=column.__getitem__, reverse=criteria[index][1])
+        ordered = [matches[i] for i in order]
+        modseq = _highest(matches) if program.modseq else None
+        await self._send(
+            "* SORT"
+            + "".join(f" {m.uid if by_uid else m.seq}" for m in ordered)
+            + (f" (MODSEQ {modseq})" if modseq is not None else "")
+        )
         await self._done(c)
 
     async def cmd_uid_sort(self, c: Command) -> None:
         await self.cmd_sort(c, by_uid=True)
+
+    async def _program(self, sel: Selected, args: Sequence[Token], charset: bool) -> search.Program:
+        """The search program of ``args``, parsed and bound in the pool: a long one (a thousand
+        keys, ten thousand ranges) takes tens of milliseconds."""
+        try:
+            return await in_pool(
+                partial(
+                    search.parse_search,
+                    args,
+                    count=len(sel.messages),
+                    largest_uid=sel.messages[-1].uid if sel.messages else 0,
+                    saved=tuple(self.saved_uids),
+                    charset=charset,
+                )
+            )
+        except search.BadCharset as exc:
+            raise No(_BADCHARSET) from exc
+        except search.SearchLimit as exc:
+            raise No(f"[LIMIT] {exc}") from exc
+
+    async def _enable_condstore(self, sel: Selected) -> None:
+        """A MODSEQ search key is a CONDSTORE-enabling command (RFC 7162 §3.1): the first one
+        sends the HIGHESTMODSEQ the client has not had yet."""
+        if self.condstore:
+            return
+        self.condstore = True
+        highest = max([sel.state[1], *(m.modseq for m in sel.messages)])
+        await self._send(f"* OK [HIGHESTMODSEQ {highest}] CONDSTORE enabled")
+
+
+def _highest(matches: Sequence[search.Candidate]) -> int | None:
+    """The highest mod-sequence of the matches, for SEARCH and SORT answers (RFC 7162 §3.1.5:
+    none when nothing matched)."""
+    return max((m.modseq for m in matches), default=None)
+
+
+def _esearch_modseq(matches: Sequence[search.Candidate], returns: list[str]) -> int:
+    """RFC 4731 §3.2: with MIN and/or MAX alone, the highest mod-sequence of the messages they
+    return; otherwise that of every match."""
+    if "ALL" in returns or "COUNT" in returns or not ({"MIN", "MAX"} & set(returns)):
+        return max(m.modseq for m in matches)
+    chosen = ([matches[0]] if "MIN" in returns else []) + (
+        [matches[-1]] if "MAX" in returns else []
+    )
+    return max(m.modseq for m in chosen)
 
 
 _RETURN_OPTIONS = ("MIN", "MAX", "COUNT", "ALL", "SAVE")

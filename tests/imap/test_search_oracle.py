@@ -1,0 +1,129 @@
+"""SEARCH and SORT answers against Dovecot's on the same messages (search_corpus): the address
+keys (RFC 3501 §6.4.4: every address, display names, comments, groups, encoded words), BODY
+against TEXT, decoded bodies, the RFC 5256 sort keys and base subjects, RFC 5957 DISPLAY sorts.
+Where RFC 3501 leaves matching to the server ("substring, case-insensitive"), Dovecot is the
+reference."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import ssl
+from collections.abc import Iterator
+from mailbox.dovecot_peer import Dovecot, available  # tests/mailbox (tests is on the path)
+
+import pytest
+
+from espace_sante.mailbox.imap.server import ImapListener
+
+from .conftest import Mailbox
+from .search_corpus import ADDRESSED, SEARCHES, SORTS, SUBJECTED, wire
+
+pytestmark = pytest.mark.peer
+
+#: Each folder's commands: (folder, messages, commands).
+FOLDERS = [
+    (
+        "Search",
+        ADDRESSED,
+        [b"SEARCH " + wire(s) for s in SEARCHES] + [b"SORT " + wire(s) for s in SORTS],
+    ),
+    (
+        "Subjects",
+        SUBJECTED,
+        [
+            b"SORT (SUBJECT) UTF-8 ALL",
+            b"SORT (REVERSE SUBJECT) UTF-8 ALL",
+            b"SORT (SUBJECT REVERSE DATE) US-ASCII ALL",
+            b'SEARCH SUBJECT ""',
+            b"SEARCH SUBJECT re",
+        ],
+    ),
+]
+
+
+def _answer(lines: list[bytes]) -> bytes:
+    """The SEARCH or SORT response and the tagged status, without the status text."""
+    data = [ln.strip() for ln in lines if ln.startswith((b"* SEARCH", b"* SORT"))]
+    status = lines[-1].split(b" ")[1]
+    return b" | ".join([*data, status])
+
+
+def _dovecot_session(port: int, user: str, commands: list[bytes]) -> list[bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        stream = sock.makefile("rb")
+        stream.readline()
+
+        def command(tag: bytes, line: bytes) -> list[bytes]:
+            sock.sendall(tag + b" " + line + b"\r\n")
+            out = []
+            while not (out and out[-1].startswith(tag + b" ")):
+                out.append(stream.readline())
+            return out
+
+        command(b"l", f"LOGIN {user} secret".encode())
+        command(b"s", b"SELECT INBOX")
+        return [_answer(command(b"c%d" % i, line)) for i, line in enumerate(commands)]
+
+
+@pytest.fixture(scope="module")
+def dovecot_answers() -> Iterator[dict[bytes, bytes]]:
+    if not available():
+        message = "Debian's dovecot-imapd is not installed (make test installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    peer = Dovecot(users={folder.lower(): "secret" for folder, _, _ in FOLDERS})
+    for folder, messages, _ in FOLDERS:
+        peer.add_messages(messages, user=folder.lower())
+    peer.start()
+    try:
+        answers = {}
+        for folder, _, commands in FOLDERS:
+            got = _dovecot_session(peer.port, folder.lower(), commands)
+            for line, answer in zip(commands, got, strict=True):
+                answers[folder.encode() + b": " + line] = answer
+        yield answers
+    finally:
+        peer.stop()
+
+
+async def test_search_and_sort_answer_as_dovecot(
+    imap: ImapListener,
+    client_tls: ssl.SSLContext,
+    mailbox: Mailbox,
+    dovecot_answers: dict[bytes, bytes],
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", imap.tls_port, ssl=client_tls)
+    await reader.readline()
+
+    async def command(tag: bytes, line: bytes) -> list[bytes]:
+        writer.write(tag + b" " + line + b"\r\n")
+        out: list[bytes] = []
+        while not (out and out[-1].startswith(tag + b" ")):
+            out.append(await asyncio.wait_for(reader.readline(), 30))
+        return out
+
+    await command(b"l", f"LOGIN {mailbox.address} {mailbox.password}".encode())
+    ours = {}
+    for folder, messages, commands in FOLDERS:
+        await command(b"c", b"CREATE " + folder.encode())
+        for raw in messages:
+            appended = await command(
+                b"a", b"APPEND %s {%d+}\r\n%s" % (folder.encode(), len(raw), raw)
+            )
+            assert appended[-1].startswith(b"a OK"), appended
+        await command(b"s", b"SELECT " + folder.encode())
+        for i, line in enumerate(commands):
+            ours[folder.encode() + b": " + line] = _answer(await command(b"c%d" % i, line))
+    writer.close()
+    differences = [
+        f"{c.decode()!r}: ours {ours[c].decode()!r}, Dovecot {theirs.decode()!r}"
+        for c, theirs in dovecot_answers.items()
+        if ours[c] != theirs
+    ]
+    assert not differences, "\n".join(differences)
+    # the comparison compared something: most searches match, none failed
+    assert all(re.fullmatch(rb"\* (SEARCH|SORT)[ 0-9]* \| OK", a) for a in ours.values()), ours
