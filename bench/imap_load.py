@@ -549,10 +549,16 @@ def main(argv: list[str] | None = None) -> int:
             ESPACE_IMAP_PORT=str(imap_port),
             ESPACE_IMAP_TLS_PORT=str(tls_port),
             ESPACE_SMTP_WORKERS=str(args.workers),
+            # ports of our own for the other listeners too: a `make run` may hold the defaults
+            ESPACE_SUBMISSION_PORT=str(free_port()),
+            ESPACE_SUBMISSION_TLS_PORT=str(free_port()),
+            ESPACE_WEB_PORT=str(free_port()),
         )
-        serve = subprocess.Popen([ESPACE, "serve"], env=env, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.STDOUT)  # fmt: skip
-        _wait(tls_port)
+        serve_log = root / "serve.log"
+        with serve_log.open("wb") as log:
+            serve = subprocess.Popen([ESPACE, "serve"], env=env, stdout=log,
+                                     stderr=subprocess.STDOUT)  # fmt: skip
+        _wait(tls_port, serve, serve_log)
         if read_mix:
             report["read_mix"] = _read_mix(
                 [(a, p) for a, p, _ in read_boxes], tls, dovecot.tls_port, tls_port, args
@@ -566,7 +572,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if serve is not None:
             serve.send_signal(signal.SIGTERM)
-            serve.wait(timeout=30)
+            try:
+                serve.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                serve.kill()
         if dovecot is not None:
             dovecot.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -659,17 +668,19 @@ def _write_mix(
     }
 
 
-def _wait(port: int) -> None:
+def _wait(port: int, serve: subprocess.Popen[bytes], log: Path) -> None:
+    """Until ``serve`` listens on ``port`` (a loaded machine may take a while)."""
     import socket
 
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and serve.poll() is None:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
         except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("espace-sante serve did not start")
+            time.sleep(0.2)
+    tail = log.read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"espace-sante serve did not start:\n{tail}")
 
 
 if __name__ == "__main__":
