@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     figures["database"] = db
     figures["machine"] = platform.node()
     print(
-        f"[{db}] {figures['rows']} rows: reference (read, split, plain bulk insert) {figures['reference_s']} s; "
+        f"[{db}] {figures['rows']} rows: reference (read, split, plain bulk insert) "
+        f"{figures['reference_s']} s; "
         f"import {figures['import_s']} s ({figures['import_over_reference']}× the reference); "
         f"next day, {figures['changed_next_day']} changed: {figures['reimport_s']} s "
         f"({figures['reimport_over_reference']}× the reference)"

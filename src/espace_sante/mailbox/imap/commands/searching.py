@@ -44,7 +44,7 @@ class SearchCommands(SessionCore):
             args = args[2:]
         program = await self._program(sel, args, charset=True)
         if program.modseq:
-            await self._enable_condstore(sel)
+            await self._enable_condstore()
         matches = await search.evaluate(program, sel.messages, store.raw)
         found = [m.uid if by_uid else m.seq for m in matches]
         if returns is None and self.rev2:  # RFC 9051 §7.3.4: ESEARCH replaces SEARCH
@@ -92,7 +92,7 @@ class SearchCommands(SessionCore):
             raise No(_BADCHARSET) from exc
         program = await self._program(sel, c.args[2:], charset=False)
         if program.modseq:
-            await self._enable_condstore(sel)
+            await self._enable_condstore()
         matches = await search.evaluate(program, sel.messages, store.raw)
         keys = await in_slices(
             lambda m: tuple(search.sort_value(key, m) for key, _ in criteria), matches
@@ -131,15 +131,6 @@ class SearchCommands(SessionCore):
             raise No(_BADCHARSET) from exc
         except search.SearchLimit as exc:
             raise No(f"[LIMIT] {exc}") from exc
-
-    async def _enable_condstore(self, sel: Selected) -> None:
-        """A MODSEQ search key is a CONDSTORE-enabling command (RFC 7162 §3.1): the first one
-        sends the HIGHESTMODSEQ the client has not had yet."""
-        if self.condstore:
-            return
-        self.condstore = True
-        highest = max([sel.state[1], *(m.modseq for m in sel.messages)])
-        await self._send(f"* OK [HIGHESTMODSEQ {highest}] CONDSTORE enabled")
 
 
 def _highest(matches: Sequence[search.Candidate]) -> int | None:
