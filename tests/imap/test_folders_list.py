@@ -15,7 +15,7 @@ from espace_sante.mailbox.imap.commands.folders import Pattern
 from espace_sante.mailbox.imap.server import ImapListener
 
 from .conftest import Mailbox
-from .test_esearch_login import Session, _open
+from .raw import RawImap, connect
 
 #: Every account has these; the RFC's examples do not, so their lines are left out below.
 DEFAULTS = ("Sent", "Drafts", "Trash", "Archive")
@@ -26,17 +26,19 @@ def line(attrs: str, name: str, childinfo: bool = False) -> str:
     return f'* LIST ({attrs}) "/" "{name}"' + (CHILDINFO if childinfo else "")
 
 
-async def _session(imap: ImapListener, tls: ssl.SSLContext, mailbox: Mailbox) -> Session:
-    s = await _open(imap, tls)
-    assert (await s.command(f"a LOGIN {mailbox.address} {mailbox.password}"))[-1].startswith(
-        b"a OK"
+async def _session(imap: ImapListener, tls: ssl.SSLContext, mailbox: Mailbox) -> RawImap:
+    s = await connect(imap.tls_port, tls)
+    assert (
+        (await s.command(f"a LOGIN {mailbox.address} {mailbox.password}"))
+        .lines[-1]
+        .startswith(b"a OK")
     )
     return s
 
 
-async def _run(s: Session, command: str) -> tuple[str, list[str]]:
+async def _run(s: RawImap, command: str) -> tuple[str, list[str]]:
     """The tagged status and the untagged lines (without CRLF) of ``command``."""
-    replies = [r.decode().rstrip("\r\n") for r in await s.command(command)]
+    replies = [r.decode().rstrip("\r\n") for r in (await s.command(command)).lines]
     return replies[-1].split()[1], replies[:-1]
 
 

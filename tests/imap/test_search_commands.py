@@ -11,21 +11,23 @@ import ssl
 from espace_sante.mailbox.imap.server import ImapListener
 
 from .conftest import Mailbox
+from .raw import RawImap, connect
 from .search_corpus import ADDRESSED, wire
-from .test_esearch_login import Session, _open
 
 BADCHARSET = b"NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset\r\n"
 
 
-async def _session(imap: ImapListener, tls: ssl.SSLContext, mailbox: Mailbox) -> Session:
-    s = await _open(imap, tls)
-    assert (await s.command(f"a LOGIN {mailbox.address} {mailbox.password}"))[-1].startswith(
-        b"a OK"
+async def _session(imap: ImapListener, tls: ssl.SSLContext, mailbox: Mailbox) -> RawImap:
+    s = await connect(imap.tls_port, tls)
+    assert (
+        (await s.command(f"a LOGIN {mailbox.address} {mailbox.password}"))
+        .lines[-1]
+        .startswith(b"a OK")
     )
     return s
 
 
-async def _append(s: Session, folder: str, messages: list[bytes]) -> None:
+async def _append(s: RawImap, folder: str, messages: list[bytes]) -> None:
     """Each message appended as it is (8-bit octets included), with LITERAL+."""
     await s.command(f"c CREATE {folder}")
     for raw in messages:
@@ -35,9 +37,9 @@ async def _append(s: Session, folder: str, messages: list[bytes]) -> None:
         assert line.startswith(b"p OK"), line
 
 
-async def _answer(s: Session, line: bytes | str) -> tuple[list[bytes], bytes]:
+async def _answer(s: RawImap, line: bytes | str) -> tuple[list[bytes], bytes]:
     text = line.decode() if isinstance(line, bytes) else line
-    replies = await s.command(text)
+    replies = (await s.command(text)).lines
     return [r.rstrip(b"\r\n") for r in replies[:-1]], replies[-1]
 
 
@@ -83,12 +85,16 @@ async def test_an_unknown_charset_is_badcharset_in_sort_as_in_search(
     among SORT's search keys is no search key: BAD, as Dovecot answers (it was NO [SERVERBUG])."""
     s = await _session(imap, client_tls, mailbox)
     await s.command("s SELECT INBOX")
-    assert (await s.command("a SORT (DATE) X-UNKNOWN ALL"))[-1] == b"a " + BADCHARSET
-    assert (await s.command("b UID SORT (FROM) x-unknown ALL"))[-1] == b"b " + BADCHARSET
-    assert (await s.command("c SEARCH CHARSET X-UNKNOWN ALL"))[-1] == b"c " + BADCHARSET
-    assert (await s.command('d SEARCH CHARSET "x-unknown" ALL'))[-1] == b"d " + BADCHARSET
-    assert (await s.command("e SORT (DATE) UTF-8 CHARSET X-UNKNOWN ALL"))[-1].startswith(b"e BAD")
-    assert (await s.command("f SORT (DATE) us-ascii ALL"))[-1].startswith(b"f OK")
+    assert (await s.command("a SORT (DATE) X-UNKNOWN ALL")).lines[-1] == b"a " + BADCHARSET
+    assert (await s.command("b UID SORT (FROM) x-unknown ALL")).lines[-1] == b"b " + BADCHARSET
+    assert (await s.command("c SEARCH CHARSET X-UNKNOWN ALL")).lines[-1] == b"c " + BADCHARSET
+    assert (await s.command('d SEARCH CHARSET "x-unknown" ALL')).lines[-1] == b"d " + BADCHARSET
+    assert (
+        (await s.command("e SORT (DATE) UTF-8 CHARSET X-UNKNOWN ALL"))
+        .lines[-1]
+        .startswith(b"e BAD")
+    )
+    assert (await s.command("f SORT (DATE) us-ascii ALL")).lines[-1].startswith(b"f OK")
     s.writer.close()
 
 
@@ -105,7 +111,7 @@ async def test_search_modseq_enables_condstore_and_answers_the_highest_modseq(
     untagged, tagged = await _answer(s, 'a SEARCH MODSEQ "/flags/\\\\seen" all 1')
     assert tagged.startswith(b"a OK")
     assert re.fullmatch(rb"\* OK \[HIGHESTMODSEQ \d+\] .*", untagged[0]), untagged
-    fetched = b"".join(await s.command("f FETCH 1:* (MODSEQ)"))
+    fetched = b"".join((await s.command("f FETCH 1:* (MODSEQ)")).lines)
     one, two = (int(m) for m in re.findall(rb"MODSEQ \((\d+)\)", fetched))
     assert one > two  # the STORE changed message 1 last
     assert untagged[1:] == [b"* SEARCH 1 2 (MODSEQ %d)" % one]
@@ -126,7 +132,7 @@ async def test_search_modseq_enables_condstore_and_answers_the_highest_modseq(
         untagged, _ = await _answer(s, f"e SEARCH RETURN ({options}) MODSEQ 1")
         assert untagged == [b'* ESEARCH (TAG "e") ' + expected], options
     for bad in ('MODSEQ "/flags/\\\\seen" foo 1', 'MODSEQ "/flags/\\\\seen" all', "MODSEQ -1"):
-        assert (await s.command(f"g SEARCH {bad}"))[-1].startswith(b"g BAD"), bad
+        assert (await s.command(f"g SEARCH {bad}")).lines[-1].startswith(b"g BAD"), bad
     s.writer.close()
 
 
@@ -138,13 +144,13 @@ async def test_search_programs_are_capped(
     goes on."""
     s = await _session(imap, client_tls, mailbox)
     await s.command("s SELECT INBOX")
-    refused = await s.command("a SEARCH" + " 1:*" * 16_300)
+    refused = (await s.command("a SEARCH" + " 1:*" * 16_300)).lines
     assert refused == [b"a NO [LIMIT] more than 1000 search keys\r\n"]
-    assert (await s.command("b SEARCH" + " 1:*" * 1000))[0] == b"* SEARCH 1 2\r\n"
-    assert (await s.command("c SEARCH " + "NOT " * 40 + "ALL"))[-1].startswith(b"c BAD")
+    assert (await s.command("b SEARCH" + " 1:*" * 1000)).lines[0] == b"* SEARCH 1 2\r\n"
+    assert (await s.command("c SEARCH " + "NOT " * 40 + "ALL")).lines[-1].startswith(b"c BAD")
     sets = " ".join(["UID " + ",".join(["1"] * 6000)] * 2)  # 12,000 ranges in all
-    assert (await s.command(f"d SEARCH {sets}"))[-1].startswith(b"d NO [LIMIT]")
-    assert (await s.command("e NOOP"))[-1].startswith(b"e OK")
+    assert (await s.command(f"d SEARCH {sets}")).lines[-1].startswith(b"d NO [LIMIT]")
+    assert (await s.command("e NOOP")).lines[-1].startswith(b"e OK")
     s.writer.close()
 
 
@@ -154,7 +160,7 @@ async def test_sort_display(
     """RFC 5957: SORT=DISPLAY is advertised and DISPLAYFROM, DISPLAYTO sort (their order
     against Dovecot's: test_search_oracle)."""
     s = await _session(imap, client_tls, mailbox)
-    capability = (await s.command("a CAPABILITY"))[0]
+    capability = (await s.command("a CAPABILITY")).lines[0]
     assert b" SORT SORT=DISPLAY " in capability
     await _append(s, "Display", ADDRESSED)
     await s.command("s SELECT Display")

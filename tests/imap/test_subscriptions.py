@@ -18,34 +18,36 @@ from espace_sante.mailbox.imap.mailstore import MAX_NAME
 from espace_sante.mailbox.imap.server import ImapListener
 
 from .conftest import Mailbox
-from .test_esearch_login import Session, _open
+from .raw import RawImap, connect
 
 DEFAULTS = ["Archive", "Drafts", "INBOX", "Sent", "Trash"]
 
 
-async def _session(imap: ImapListener, tls: ssl.SSLContext, mailbox: Mailbox) -> Session:
-    s = await _open(imap, tls)
-    assert (await s.command(f"a LOGIN {mailbox.address} {mailbox.password}"))[-1].startswith(
-        b"a OK"
+async def _session(imap: ImapListener, tls: ssl.SSLContext, mailbox: Mailbox) -> RawImap:
+    s = await connect(imap.tls_port, tls)
+    assert (
+        (await s.command(f"a LOGIN {mailbox.address} {mailbox.password}"))
+        .lines[-1]
+        .startswith(b"a OK")
     )
     return s
 
 
-async def _run(s: Session, command: str) -> tuple[str, list[str]]:
+async def _run(s: RawImap, command: str) -> tuple[str, list[str]]:
     """The tagged status (with its response code) and the untagged lines of ``command``."""
-    replies = [r.decode().rstrip("\r\n") for r in await s.command(command)]
+    replies = [r.decode().rstrip("\r\n") for r in (await s.command(command)).lines]
     words = replies[-1].split()
     status = " ".join(words[1:3]) if len(words) > 2 and words[2].startswith("[") else words[1]
     return status, replies[:-1]
 
 
-async def _ok(s: Session, *commands: str) -> None:
+async def _ok(s: RawImap, *commands: str) -> None:
     for index, command in enumerate(commands):
         status, untagged = await _run(s, f"k{index} {command}")
         assert status.split()[0] == "OK", (command, status, untagged)
 
 
-async def _lsub(s: Session, pattern: str = "*") -> list[str]:
+async def _lsub(s: RawImap, pattern: str = "*") -> list[str]:
     status, untagged = await _run(s, f'l LSUB "" "{pattern}"')
     assert status == "OK"
     return untagged
@@ -288,7 +290,7 @@ def dovecot_folders() -> Iterator[Dovecot]:
         peer.stop()
 
 
-async def _answers(s: Session, setup: list[str]) -> list[tuple[str, list[str]]]:
+async def _answers(s: RawImap, setup: list[str]) -> list[tuple[str, list[str]]]:
     await _ok(s, *setup)
     out = []
     for index, command in enumerate(_ORACLE_COMMANDS):
@@ -301,8 +303,7 @@ async def test_folders_and_subscriptions_answer_as_dovecot(
     imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox, dovecot_folders: Dovecot
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", dovecot_folders.port)
-    await reader.readline()
-    theirs = Session(reader, writer)
+    theirs = RawImap(reader, writer, await reader.readline())
     await _ok(theirs, f"LOGIN {dovecot_folders.user} {dovecot_folders.password}")
     expected = await _answers(theirs, _BOTH_SETUP + _DOVECOT_SETUP)
     writer.close()
