@@ -5,17 +5,15 @@ mailbox-name atoms (RFC 9051 §9), and the LIST pattern matcher (RFC 3501 §6.3.
 from __future__ import annotations
 
 import re
-import ssl
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from espace_sante.mailbox.imap.commands.folders import Pattern
-from espace_sante.mailbox.imap.server import ImapListener
 
 from .conftest import Mailbox
-from .raw import RawImap, connect
+from .raw import RawImap, RawOpener
 
 #: Every account has these; the RFC's examples do not, so their lines are left out below.
 DEFAULTS = ("Sent", "Drafts", "Trash", "Archive")
@@ -26,20 +24,16 @@ def line(attrs: str, name: str, childinfo: bool = False) -> str:
     return f'* LIST ({attrs}) "/" "{name}"' + (CHILDINFO if childinfo else "")
 
 
-async def _session(imap: ImapListener, tls: ssl.SSLContext, mailbox: Mailbox) -> RawImap:
-    s = await connect(imap.tls_port, tls)
-    assert (
-        (await s.command(f"a LOGIN {mailbox.address} {mailbox.password}"))
-        .lines[-1]
-        .startswith(b"a OK")
-    )
+async def _session(raw_imap: RawOpener, mailbox: Mailbox) -> RawImap:
+    s = await raw_imap()
+    await s.login(mailbox.address, mailbox.password)
     return s
 
 
 async def _run(s: RawImap, command: str) -> tuple[str, list[str]]:
     """The tagged status and the untagged lines (without CRLF) of ``command``."""
-    replies = [r.decode().rstrip("\r\n") for r in (await s.command(command)).lines]
-    return replies[-1].split()[1], replies[:-1]
+    answer = await s.command(command)
+    return answer.tagged.split()[1].decode(), [x.decode().rstrip("\r\n") for x in answer.untagged]
 
 
 def _shown(lines: list[str], hide: tuple[str, ...]) -> list[str]:
@@ -254,14 +248,13 @@ EXAMPLE_11: Steps = [  # a missing level of the hierarchy ("music" of "music/roc
     ],
 )
 async def test_rfc5258_examples(
-    imap: ImapListener,
-    client_tls: ssl.SSLContext,
+    raw_imap: RawOpener,
     mailbox: Mailbox,
     steps: Steps,
     hide: tuple[str, ...],
 ) -> None:
     """RFC 5258 §5: the examples' hierarchies and subscriptions, and each command's answer."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     for name in DEFAULTS:  # the RFC's examples subscribe only the inbox
         await _run(s, f"u UNSUBSCRIBE {name}")
     for index, (command, expected) in enumerate(steps):
@@ -270,7 +263,6 @@ async def test_rfc5258_examples(
         assert status == "OK", (command, untagged)
         if expected is not None:
             assert _shown(untagged, hide) == expected, command
-    s.writer.close()
 
 
 # -- errors and the remaining rules --------------------------------------------------------
@@ -294,20 +286,19 @@ async def test_rfc5258_examples(
     ],
 )
 async def test_malformed_list_commands_are_bad(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox, command: str
+    raw_imap: RawOpener, mailbox: Mailbox, command: str
 ) -> None:
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     assert (await _run(s, "b " + command))[0] == "BAD"
     for fine in ('LIST (SUBSCRIBED RECURSIVEMATCH) "" "*"', 'LIST (REMOTE) "" "%" RETURN ()'):
         assert (await _run(s, "c " + fine))[0] == "OK"
-    s.writer.close()
 
 
 async def test_list_status_skips_names_without_a_folder(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+    raw_imap: RawOpener, mailbox: Mailbox
 ) -> None:
     """RFC 5819 §2: no STATUS for a \\NonExistent or \\Noselect name; one for each folder."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     for command in ("CREATE gone", "SUBSCRIBE gone", "DELETE gone", "CREATE top/sub", "DELETE top"):
         assert (await _run(s, f"b {command}"))[0] == "OK"
     _, untagged = await _run(s, 'c LIST (SUBSCRIBED) "" "*" RETURN (STATUS (MESSAGES))')
@@ -321,31 +312,25 @@ async def test_list_status_skips_names_without_a_folder(
         '* LIST (\\HasNoChildren) "/" "top/sub"',
         '* STATUS "top/sub" (MESSAGES 0 UNSEEN 0)',
     ]
-    s.writer.close()
 
 
-async def test_empty_pattern_asks_for_the_delimiter(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
+async def test_empty_pattern_asks_for_the_delimiter(raw_imap: RawOpener, mailbox: Mailbox) -> None:
     """RFC 3501 §6.3.8: LIST "" "" gives the delimiter; in the extended syntax, and for LSUB,
     "" is a pattern like another and matches no name (as Dovecot answers)."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     assert await _run(s, 'b LIST "" ""') == ("OK", ['* LIST (\\Noselect) "/" ""'])
     assert await _run(s, 'c LIST () "" ""') == ("OK", [])
     assert await _run(s, 'd LSUB "" ""') == ("OK", [])
-    s.writer.close()
 
 
 # -- mailbox names as atoms (RFC 9051 §9) -----------------------------------------------------
 
 
-async def test_atom_names_are_names(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
+async def test_atom_names_are_names(raw_imap: RawOpener, mailbox: Mailbox) -> None:
     """Every ATOM-CHAR, "[" included, makes a mailbox name: a missing mailbox is NO, not BAD
     (imaptest's "atoms" group); "%" "*" "]" in a LIST pattern too. The imaptest name is not
     modified UTF-7 ("&'"): NO as well, as Dovecot answers."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     atom = "!#$&'+,-.0123456789:;<=>?@^_`|[}"
     status, _ = await _run(s, f"b SELECT {atom}")
     assert status == "NO"
@@ -358,7 +343,6 @@ async def test_atom_names_are_names(
     status, untagged = await _run(s, "i SELECT a{3}")  # no literal: answered at once
     assert status == "BAD" and untagged == []
     assert (await _run(s, "j CREATE &AOk"))[0] == "NO"
-    s.writer.close()
 
 
 # -- patterns ---------------------------------------------------------------------------------
@@ -404,13 +388,11 @@ def test_pattern_agrees_with_a_regular_expression(pattern: str, name: str) -> No
     assert Pattern(pattern).match(name) is (re.fullmatch(_regex(pattern), name, re.S) is not None)
 
 
-async def test_many_wildcards_do_not_backtrack(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
+async def test_many_wildcards_do_not_backtrack(raw_imap: RawOpener, mailbox: Mailbox) -> None:
     """A pattern of many "%" against a long name that it does not match: a backtracking regular
     expression takes exponential time (the server would freeze every listener); the matcher
     is linear, so the answer comes at once (the client's read timeout bounds this test)."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     long = "a" * 200
     assert (await _run(s, f"b CREATE {long}"))[0] == "OK"
     hostile = "%a" * 60 + "b"
@@ -419,4 +401,3 @@ async def test_many_wildcards_do_not_backtrack(
     assert (await _run(s, f'e LIST "" {"%a" * 60}'))[1] == [
         f'* LIST (\\HasNoChildren) "/" "{long}"'
     ]
-    s.writer.close()

@@ -8,37 +8,31 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import ssl
 from collections.abc import Iterator
 from mailbox.dovecot_peer import Dovecot, available  # tests/mailbox (pythonpath "tests")
 
 import pytest
 
 from espace_sante.mailbox.imap.mailstore import MAX_NAME
-from espace_sante.mailbox.imap.server import ImapListener
 
 from .conftest import Mailbox
-from .raw import RawImap, connect
+from .raw import RawImap, RawOpener
 
 DEFAULTS = ["Archive", "Drafts", "INBOX", "Sent", "Trash"]
 
 
-async def _session(imap: ImapListener, tls: ssl.SSLContext, mailbox: Mailbox) -> RawImap:
-    s = await connect(imap.tls_port, tls)
-    assert (
-        (await s.command(f"a LOGIN {mailbox.address} {mailbox.password}"))
-        .lines[-1]
-        .startswith(b"a OK")
-    )
+async def _session(raw_imap: RawOpener, mailbox: Mailbox) -> RawImap:
+    s = await raw_imap()
+    await s.login(mailbox.address, mailbox.password)
     return s
 
 
 async def _run(s: RawImap, command: str) -> tuple[str, list[str]]:
     """The tagged status (with its response code) and the untagged lines of ``command``."""
-    replies = [r.decode().rstrip("\r\n") for r in (await s.command(command)).lines]
-    words = replies[-1].split()
+    answer = await s.command(command)
+    words = answer.tagged.decode().split()
     status = " ".join(words[1:3]) if len(words) > 2 and words[2].startswith("[") else words[1]
-    return status, replies[:-1]
+    return status, [x.decode().rstrip("\r\n") for x in answer.untagged]
 
 
 async def _ok(s: RawImap, *commands: str) -> None:
@@ -54,20 +48,17 @@ async def _lsub(s: RawImap, pattern: str = "*") -> list[str]:
 
 
 async def test_new_accounts_default_folders_are_subscribed(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+    raw_imap: RawOpener, mailbox: Mailbox
 ) -> None:
     """The account's default folders come subscribed (mail apps showing only subscribed folders
     show them); LSUB lists a subscribed name as ``()``, as Dovecot does."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     assert await _lsub(s) == [f'* LSUB () "/" "{n}"' for n in DEFAULTS]
-    s.writer.close()
 
 
-async def test_create_subscribes_nothing(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
+async def test_create_subscribes_nothing(raw_imap: RawOpener, mailbox: Mailbox) -> None:
     """Only SUBSCRIBE subscribes (RFC 3501 §6.3.6): not CREATE, nor the parents it creates."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     await _ok(s, "CREATE Cardiologie/2026/Mars")
     assert await _lsub(s) == [f'* LSUB () "/" "{n}"' for n in DEFAULTS]
     _, listed = await _run(s, 'b LIST "" "Cardio*" RETURN (SUBSCRIBED)')
@@ -78,17 +69,14 @@ async def test_create_subscribes_nothing(
     ]
     await _ok(s, "SUBSCRIBE Cardiologie/2026")
     assert await _lsub(s, "Cardio*") == ['* LSUB () "/" "Cardiologie/2026"']
-    s.writer.close()
 
 
-async def test_subscription_outlives_delete(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
+async def test_subscription_outlives_delete(raw_imap: RawOpener, mailbox: Mailbox) -> None:
     """A subscription is a name: DELETE leaves it (RFC 3501 §6.3.6 "MUST NOT unilaterally
     remove an existing mailbox name from the subscription list"); LIST (SUBSCRIBED) shows it
     \\NonExistent (RFC 5258 §3.1); a re-created folder of that name is subscribed; only
     UNSUBSCRIBE takes it out, also while it has no folder."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     await _ok(s, "CREATE Radiologie", "SUBSCRIBE Radiologie", "DELETE Radiologie")
     assert await _lsub(s, "R*") == ['* LSUB () "/" "Radiologie"']
     _, listed = await _run(s, 'b LIST (SUBSCRIBED) "" "R*"')
@@ -104,16 +92,15 @@ async def test_subscription_outlives_delete(
     assert await _run(s, 'f LIST (SUBSCRIBED) "" "R*"') == ("OK", [])
     await _ok(s, "CREATE Radiologie")  # and a new folder of that name is not subscribed
     assert await _lsub(s, "R*") == []
-    s.writer.close()
 
 
 async def test_rename_leaves_subscriptions_where_they_are(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+    raw_imap: RawOpener, mailbox: Mailbox
 ) -> None:
     """RENAME moves the folder and those below it (RFC 3501 §6.3.5), not the subscriptions:
     they are names, and Dovecot keeps them on the old names too (mail apps such as Thunderbird
     subscribe the new name and unsubscribe the old one themselves)."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     await _ok(s, "CREATE p/q", "SUBSCRIBE p", "SUBSCRIBE p/q", "RENAME p r")
     assert await _lsub(s, "*") == [
         f'* LSUB () "/" "{n}"' for n in ["Archive", "Drafts", "INBOX", "Sent", "Trash", "p", "p/q"]
@@ -128,15 +115,14 @@ async def test_rename_leaves_subscriptions_where_they_are(
         '* LIST (\\HasChildren \\Subscribed) "/" "p"',
         '* LIST (\\HasNoChildren \\Subscribed) "/" "p/q"',
     ]
-    s.writer.close()
 
 
 async def test_rename_creates_parents_and_refuses_moving_below_itself(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+    raw_imap: RawOpener, mailbox: Mailbox
 ) -> None:
     """RFC 3501 §6.3.5: the server SHOULD create the superior names the new name needs; a
     mailbox cannot become its own child; a name taken below the new one is refused."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     await _ok(s, "CREATE x/y", "RENAME x/y n/m")
     _, listed = await _run(s, 'b LIST "" "n*"')
     assert listed == ['* LIST (\\HasChildren) "/" "n"', '* LIST (\\HasNoChildren) "/" "n/m"']
@@ -144,15 +130,14 @@ async def test_rename_creates_parents_and_refuses_moving_below_itself(
     await _ok(s, "CREATE o/m")
     await _ok(s, "DELETE o")  # "o" is now a level without a folder; "o/m" exists
     assert (await _run(s, "d RENAME n o"))[0] == "NO [ALREADYEXISTS]"  # n/m would be o/m
-    s.writer.close()
 
 
 async def test_lsub_percent_shows_unsubscribed_parents_as_noselect(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+    raw_imap: RawOpener, mailbox: Mailbox
 ) -> None:
     """RFC 3501 §6.3.9: "foo/bar" subscribed but not "foo": LSUB with "%" returns "foo" flagged
     \\Noselect, not "foo/bar"; with "*" only the subscribed names. UNSUBSCRIBE takes them out."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     await _ok(s, "CREATE t/one", "CREATE t/two/three", "SUBSCRIBE t/one", "SUBSCRIBE t/two/three")
     assert await _lsub(s, "t/%") == ['* LSUB () "/" "t/one"', '* LSUB (\\Noselect) "/" "t/two"']
     assert await _lsub(s, "%") == [f'* LSUB () "/" "{n}"' for n in DEFAULTS] + [
@@ -165,16 +150,13 @@ async def test_lsub_percent_shows_unsubscribed_parents_as_noselect(
     assert await _lsub(s, "%") == [f'* LSUB () "/" "{n}"' for n in DEFAULTS]
     # UNSUBSCRIBE of a name that is not subscribed, or has no folder: OK (Dovecot's answer)
     await _ok(s, "UNSUBSCRIBE t/one", "UNSUBSCRIBE never/was")
-    s.writer.close()
 
 
-async def test_deleted_parent_is_a_noselect_level(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
+async def test_deleted_parent_is_a_noselect_level(raw_imap: RawOpener, mailbox: Mailbox) -> None:
     """RFC 3501 §6.3.4: deleting a name with inferiors removes its messages and leaves the name
     \\Noselect (\\NonExistent in the extended syntax, RFC 5258 §3); it cannot be selected or
     deleted again, and CREATE makes it a folder again."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     await _ok(s, "CREATE a/b", "DELETE a")
     _, listed = await _run(s, 'b LIST "" "a*"')
     assert listed == [
@@ -189,7 +171,6 @@ async def test_deleted_parent_is_a_noselect_level(
     await _ok(s, "CREATE a")
     _, listed = await _run(s, 'g LIST "" "a"')
     assert listed == ['* LIST (\\HasChildren) "/" "a"']
-    s.writer.close()
 
 
 # -- Dovecot as the oracle ------------------------------------------------------------------
@@ -274,8 +255,9 @@ def _normalise(status: str, untagged: list[str]) -> tuple[str, list[str]]:
     return status.split()[0], sorted(out)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def dovecot_folders() -> Iterator[Dovecot]:
+    """A fresh Dovecot for each run (the test changes its folders)."""
     if not available():
         message = "Debian's dovecot-imapd is not installed (make test installs it)"
         if os.environ.get("CI"):
@@ -300,31 +282,27 @@ async def _answers(s: RawImap, setup: list[str]) -> list[tuple[str, list[str]]]:
 
 @pytest.mark.peer
 async def test_folders_and_subscriptions_answer_as_dovecot(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox, dovecot_folders: Dovecot
+    raw_imap: RawOpener, mailbox: Mailbox, dovecot_folders: Dovecot
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", dovecot_folders.port)
-    theirs = RawImap(reader, writer, await reader.readline())
-    await _ok(theirs, f"LOGIN {dovecot_folders.user} {dovecot_folders.password}")
+    theirs = RawImap(reader, writer, await reader.readline())  # plain IMAP on loopback
+    await theirs.login(dovecot_folders.user, dovecot_folders.password)
     expected = await _answers(theirs, _BOTH_SETUP + _DOVECOT_SETUP)
-    writer.close()
-    ours = await _session(imap, client_tls, mailbox)
+    theirs.close()
+    ours = await _session(raw_imap, mailbox)
     got = await _answers(ours, _BOTH_SETUP + _OUR_SETUP)
-    ours.writer.close()
     for command, mine, dovecot in zip(_ORACLE_COMMANDS, got, expected, strict=True):
         assert mine == dovecot, command
 
 
-async def test_longest_name_keeps_its_subscription(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
+async def test_longest_name_keeps_its_subscription(raw_imap: RawOpener, mailbox: Mailbox) -> None:
     """A kept subscription is stored with a prefix in the folder-name column (255 characters):
     names are refused beyond what a kept subscription can hold (NO [LIMIT], not a server error
     on PostgreSQL), and the longest one outlives DELETE."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     longest = "n" * MAX_NAME
     assert (await _run(s, f"b CREATE {longest}x"))[0] == "NO [LIMIT]"
     await _ok(s, f"CREATE {longest}", f"SUBSCRIBE {longest}", f"DELETE {longest}")
     assert await _lsub(s, "n*") == [f'* LSUB () "/" "{longest}"']
     await _ok(s, "CREATE short")
     assert (await _run(s, f"c RENAME short {longest}x"))[0] == "NO [LIMIT]"
-    s.writer.close()
