@@ -164,3 +164,37 @@ async def test_sort_display(
     assert (await _answer(s, "b SORT (DISPLAYFROM) UTF-8 ALL"))[0] == [b"* SORT 4 6 1 2 3 5"]
     assert (await _answer(s, "c SORT (REVERSE DISPLAYTO) UTF-8 ALL"))[0] == [b"* SORT 2 4 3 5 6 1"]
     s.writer.close()
+
+
+async def test_esort_and_saved_min_max(
+    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+) -> None:
+    """RFC 5267 §3.2: SORT RETURN answers ESEARCH, MIN and MAX the first and last in the sort
+    order, ALL in that order; RFC 5182 §2.1: SAVE with MIN or MAX alone keeps only those."""
+    s = await _session(imap, client_tls, mailbox)
+    assert b" ESORT " in (await s.command("a CAPABILITY"))[0]
+    await _append(s, "Esort", ADDRESSED)
+    await s.command("s SELECT Esort")
+    # From's first mailboxes: alice (4), cardio (6), contact (5), jdupont (2), jean.dupont (1),
+    # jerome (3)
+    assert (await _answer(s, "b SORT RETURN (ALL) (FROM) UTF-8 ALL"))[0] == [
+        b'* ESEARCH (TAG "b") ALL 4,6,5,2,1,3'
+    ]
+    assert (await _answer(s, "c UID SORT RETURN (MIN MAX COUNT) (REVERSE FROM) UTF-8 ALL"))[0] == [
+        b'* ESEARCH (TAG "c") UID MIN 3 MAX 4 COUNT 6'
+    ]
+    assert (await _answer(s, "d SORT RETURN () (DATE) UTF-8 2:5"))[0] == [
+        b'* ESEARCH (TAG "d") ALL 2:5'
+    ]
+    assert (await _answer(s, "e SORT RETURN (SAVE MAX) (FROM) UTF-8 ALL"))[0] == [
+        b'* ESEARCH (TAG "e") MAX 3'
+    ]
+    assert (await _answer(s, "f SEARCH $"))[0] == [b"* SEARCH 3"]
+    assert (await _answer(s, "g SEARCH RETURN (SAVE MIN MAX) 2:5"))[0] == [
+        b'* ESEARCH (TAG "g") MIN 2 MAX 5'
+    ]
+    assert (await _answer(s, "h SEARCH $"))[0] == [b"* SEARCH 2 5"]
+    assert (await s.command("i SEARCH RETURN (SAVE MIN COUNT) 2:5"))[-1].startswith(b"i OK")
+    assert (await _answer(s, "j SEARCH $"))[0] == [b"* SEARCH 2 3 4 5"]
+    assert (await s.command("k SORT RETURN (BOGUS) (FROM) UTF-8 ALL"))[-1].startswith(b"k BAD")
+    s.writer.close()
