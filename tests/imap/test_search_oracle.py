@@ -6,19 +6,16 @@ reference."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import socket
-import ssl
 from collections.abc import Iterator
 from mailbox.dovecot_peer import Dovecot, available  # tests/mailbox (tests is on the path)
 
 import pytest
 
-from espace_sante.mailbox.imap.server import ImapListener
-
 from .conftest import Mailbox
+from .raw import Literal, RawOpener
 from .search_corpus import ADDRESSED, SEARCHES, SORTS, SUBJECTED, wire
 
 #: ESEARCH and ESORT (RFC 4731, RFC 5267) with SEARCHRES (RFC 5182), in this order.
@@ -109,34 +106,20 @@ def dovecot_answers() -> Iterator[dict[bytes, bytes]]:
 
 
 async def test_search_and_sort_answer_as_dovecot(
-    imap: ImapListener,
-    client_tls: ssl.SSLContext,
-    mailbox: Mailbox,
-    dovecot_answers: dict[bytes, bytes],
+    raw_imap: RawOpener, mailbox: Mailbox, dovecot_answers: dict[bytes, bytes]
 ) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", imap.tls_port, ssl=client_tls)
-    await reader.readline()
-
-    async def command(tag: bytes, line: bytes) -> list[bytes]:
-        writer.write(tag + b" " + line + b"\r\n")
-        out: list[bytes] = []
-        while not (out and out[-1].startswith(tag + b" ")):
-            out.append(await asyncio.wait_for(reader.readline(), 30))
-        return out
-
-    await command(b"l", f"LOGIN {mailbox.address} {mailbox.password}".encode())
+    c = await raw_imap()
+    await c.login(mailbox.address, mailbox.password)
     ours = {}
     for folder, messages, commands in FOLDERS:
-        await command(b"c", b"CREATE " + folder.encode())
+        await c.command(f"c CREATE {folder}")
         for raw in messages:
-            appended = await command(
-                b"a", b"APPEND %s {%d+}\r\n%s" % (folder.encode(), len(raw), raw)
-            )
-            assert appended[-1].startswith(b"a OK"), appended
-        await command(b"s", b"SELECT " + folder.encode())
+            appended = await c.command(f"a APPEND {folder} ", Literal(raw))
+            assert appended.tagged.startswith(b"a OK"), appended
+        await c.command(f"s SELECT {folder}")
         for i, line in enumerate(commands):
-            ours[folder.encode() + b": " + line] = _answer(await command(b"c%d" % i, line))
-    writer.close()
+            answer = await c.command(b"c%d " % i + line, timeout=30)
+            ours[folder.encode() + b": " + line] = _answer(answer.lines)
     differences = [
         f"{c.decode()!r}: ours {ours[c].decode()!r}, Dovecot {theirs.decode()!r}"
         for c, theirs in dovecot_answers.items()
