@@ -4,52 +4,44 @@ SORT=DISPLAY (RFC 5957), and the limits on a search program (RFC 5530 LIMIT)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import ssl
-
-from espace_sante.mailbox.imap.server import ImapListener
 
 from .conftest import Mailbox
-from .raw import RawImap, connect
+from .raw import Literal, RawImap, RawOpener
 from .search_corpus import ADDRESSED, wire
 
 BADCHARSET = b"NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset\r\n"
 
 
-async def _session(imap: ImapListener, tls: ssl.SSLContext, mailbox: Mailbox) -> RawImap:
-    s = await connect(imap.tls_port, tls)
-    assert (
-        (await s.command(f"a LOGIN {mailbox.address} {mailbox.password}"))
-        .lines[-1]
-        .startswith(b"a OK")
-    )
-    return s
+async def _session(raw_imap: RawOpener, mailbox: Mailbox) -> RawImap:
+    c = await raw_imap()
+    await c.login(mailbox.address, mailbox.password)
+    return c
 
 
-async def _append(s: RawImap, folder: str, messages: list[bytes]) -> None:
+async def _append(c: RawImap, folder: str, messages: list[bytes]) -> None:
     """Each message appended as it is (8-bit octets included), with LITERAL+."""
-    await s.command(f"c CREATE {folder}")
+    await c.command(f"c CREATE {folder}")
     for raw in messages:
-        s.writer.write(b"p APPEND %s {%d+}\r\n%s\r\n" % (folder.encode(), len(raw), raw))
-        while not (line := await asyncio.wait_for(s.reader.readline(), 10)).startswith(b"p "):
-            pass
-        assert line.startswith(b"p OK"), line
+        appended = await c.command(f"p APPEND {folder} ", Literal(raw))
+        assert appended.tagged.startswith(b"p OK"), appended
 
 
-async def _answer(s: RawImap, line: bytes | str) -> tuple[list[bytes], bytes]:
-    text = line.decode() if isinstance(line, bytes) else line
-    replies = (await s.command(text)).lines
-    return [r.rstrip(b"\r\n") for r in replies[:-1]], replies[-1]
+async def _answer(c: RawImap, line: bytes | str) -> tuple[list[bytes], bytes]:
+    """The untagged lines (without CRLF) and the tagged line of one command."""
+    untagged, tagged = await c.command(line)
+    return [r.rstrip(b"\r\n") for r in untagged], tagged
 
 
-async def test_address_keys_and_body_against_text(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
+async def _tagged(c: RawImap, line: str) -> bytes:
+    return (await c.command(line)).tagged
+
+
+async def test_address_keys_and_body_against_text(raw_imap: RawOpener, mailbox: Mailbox) -> None:
     """FROM, TO, CC and BCC match any address of the field, display names, comments, groups
     and decoded encoded words; BODY reads the decoded text parts only, TEXT the headers too
     (the answers are Dovecot's: see test_search_oracle)."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     await _append(s, "Search", ADDRESSED)
     await s.command("s SELECT Search")
     cases = [
@@ -75,43 +67,37 @@ async def test_address_keys_and_body_against_text(
         untagged, tagged = await _answer(s, b"q SEARCH " + wire(program))
         assert tagged.startswith(b"q OK"), (program, tagged)
         assert untagged == [("* SEARCH " + expected).strip().encode()], program
-    s.writer.close()
 
 
 async def test_an_unknown_charset_is_badcharset_in_sort_as_in_search(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+    raw_imap: RawOpener, mailbox: Mailbox
 ) -> None:
     """RFC 5256 §3 and RFC 3501 §6.4.4: NO [BADCHARSET (the charsets we support)]. A CHARSET
     among SORT's search keys is no search key: BAD, as Dovecot answers (it was NO [SERVERBUG])."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     await s.command("s SELECT INBOX")
-    assert (await s.command("a SORT (DATE) X-UNKNOWN ALL")).lines[-1] == b"a " + BADCHARSET
-    assert (await s.command("b UID SORT (FROM) x-unknown ALL")).lines[-1] == b"b " + BADCHARSET
-    assert (await s.command("c SEARCH CHARSET X-UNKNOWN ALL")).lines[-1] == b"c " + BADCHARSET
-    assert (await s.command('d SEARCH CHARSET "x-unknown" ALL')).lines[-1] == b"d " + BADCHARSET
-    assert (
-        (await s.command("e SORT (DATE) UTF-8 CHARSET X-UNKNOWN ALL"))
-        .lines[-1]
-        .startswith(b"e BAD")
-    )
-    assert (await s.command("f SORT (DATE) us-ascii ALL")).lines[-1].startswith(b"f OK")
-    s.writer.close()
+    assert await _tagged(s, "a SORT (DATE) X-UNKNOWN ALL") == b"a " + BADCHARSET
+    assert await _tagged(s, "b UID SORT (FROM) x-unknown ALL") == b"b " + BADCHARSET
+    assert await _tagged(s, "c SEARCH CHARSET X-UNKNOWN ALL") == b"c " + BADCHARSET
+    assert await _tagged(s, 'd SEARCH CHARSET "x-unknown" ALL') == b"d " + BADCHARSET
+    assert (await _tagged(s, "e SORT (DATE) UTF-8 CHARSET X-UNKNOWN ALL")).startswith(b"e BAD")
+    assert (await _tagged(s, "f SORT (DATE) us-ascii ALL")).startswith(b"f OK")
 
 
 async def test_search_modseq_enables_condstore_and_answers_the_highest_modseq(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+    raw_imap: RawOpener, mailbox: Mailbox
 ) -> None:
     """RFC 7162 §3.1.5: MODSEQ with an entry name and type parses; the answer ends with
     (MODSEQ n), the highest mod-sequence of the matches (none when nothing matched); the key
     is CONDSTORE-enabling, so the first one sends HIGHESTMODSEQ. ESEARCH (RFC 4731 §3.2):
     MIN or MAX alone carry the mod-sequence of the messages they return."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     await s.command("s SELECT INBOX")
     await s.command("t STORE 1 +FLAGS (\\Seen)")
     untagged, tagged = await _answer(s, 'a SEARCH MODSEQ "/flags/\\\\seen" all 1')
     assert tagged.startswith(b"a OK")
     assert re.fullmatch(rb"\* OK \[HIGHESTMODSEQ \d+\] .*", untagged[0]), untagged
-    fetched = b"".join((await s.command("f FETCH 1:* (MODSEQ)")).lines)
+    fetched = (await s.command("f FETCH 1:* (MODSEQ)")).joined
     one, two = (int(m) for m in re.findall(rb"MODSEQ \((\d+)\)", fetched))
     assert one > two  # the STORE changed message 1 last
     assert untagged[1:] == [b"* SEARCH 1 2 (MODSEQ %d)" % one]
@@ -132,35 +118,29 @@ async def test_search_modseq_enables_condstore_and_answers_the_highest_modseq(
         untagged, _ = await _answer(s, f"e SEARCH RETURN ({options}) MODSEQ 1")
         assert untagged == [b'* ESEARCH (TAG "e") ' + expected], options
     for bad in ('MODSEQ "/flags/\\\\seen" foo 1', 'MODSEQ "/flags/\\\\seen" all', "MODSEQ -1"):
-        assert (await s.command(f"g SEARCH {bad}")).lines[-1].startswith(b"g BAD"), bad
-    s.writer.close()
+        assert (await _tagged(s, f"g SEARCH {bad}")).startswith(b"g BAD"), bad
 
 
-async def test_search_programs_are_capped(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
+async def test_search_programs_are_capped(raw_imap: RawOpener, mailbox: Mailbox) -> None:
     """The program that froze every listener (`SEARCH` and ` 1:*` 16,300 times, 65 KB) is
     refused at once with NO [LIMIT] (RFC 5530); nesting beyond the limit is BAD; the session
     goes on."""
-    s = await _session(imap, client_tls, mailbox)
+    s = await _session(raw_imap, mailbox)
     await s.command("s SELECT INBOX")
-    refused = (await s.command("a SEARCH" + " 1:*" * 16_300)).lines
-    assert refused == [b"a NO [LIMIT] more than 1000 search keys\r\n"]
-    assert (await s.command("b SEARCH" + " 1:*" * 1000)).lines[0] == b"* SEARCH 1 2\r\n"
-    assert (await s.command("c SEARCH " + "NOT " * 40 + "ALL")).lines[-1].startswith(b"c BAD")
+    refused = await s.command("a SEARCH" + " 1:*" * 16_300)
+    assert refused == ([], b"a NO [LIMIT] more than 1000 search keys\r\n")
+    assert (await s.command("b SEARCH" + " 1:*" * 1000)).untagged[0] == b"* SEARCH 1 2\r\n"
+    assert (await _tagged(s, "c SEARCH " + "NOT " * 40 + "ALL")).startswith(b"c BAD")
     sets = " ".join(["UID " + ",".join(["1"] * 6000)] * 2)  # 12,000 ranges in all
-    assert (await s.command(f"d SEARCH {sets}")).lines[-1].startswith(b"d NO [LIMIT]")
-    assert (await s.command("e NOOP")).lines[-1].startswith(b"e OK")
-    s.writer.close()
+    assert (await _tagged(s, f"d SEARCH {sets}")).startswith(b"d NO [LIMIT]")
+    assert (await _tagged(s, "e NOOP")).startswith(b"e OK")
 
 
-async def test_sort_display(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
+async def test_sort_display(raw_imap: RawOpener, mailbox: Mailbox) -> None:
     """RFC 5957: SORT=DISPLAY is advertised and DISPLAYFROM, DISPLAYTO sort (their order
     against Dovecot's: test_search_oracle)."""
-    s = await _session(imap, client_tls, mailbox)
-    capability = (await s.command("a CAPABILITY")).lines[0]
+    s = await _session(raw_imap, mailbox)
+    capability = (await s.command("a CAPABILITY")).untagged[0]
     assert b" SORT SORT=DISPLAY " in capability
     await _append(s, "Display", ADDRESSED)
     await s.command("s SELECT Display")
@@ -169,4 +149,34 @@ async def test_sort_display(
     # undisclosed-recipients (a group), user-to@domain.org
     assert (await _answer(s, "b SORT (DISPLAYFROM) UTF-8 ALL"))[0] == [b"* SORT 4 6 1 2 3 5"]
     assert (await _answer(s, "c SORT (REVERSE DISPLAYTO) UTF-8 ALL"))[0] == [b"* SORT 2 4 3 5 6 1"]
-    s.writer.close()
+
+
+async def test_esort_and_saved_min_max(raw_imap: RawOpener, mailbox: Mailbox) -> None:
+    """RFC 5267 §3.2: SORT RETURN answers ESEARCH, MIN and MAX the first and last in the sort
+    order, ALL in that order; RFC 5182 §2.1: SAVE with MIN or MAX alone keeps only those."""
+    s = await _session(raw_imap, mailbox)
+    assert b" ESORT " in (await s.command("a CAPABILITY")).untagged[0]
+    await _append(s, "Esort", ADDRESSED)
+    await s.command("s SELECT Esort")
+    # From's first mailboxes: alice (4), cardio (6), contact (5), jdupont (2), jean.dupont (1),
+    # jerome (3)
+    assert (await _answer(s, "b SORT RETURN (ALL) (FROM) UTF-8 ALL"))[0] == [
+        b'* ESEARCH (TAG "b") ALL 4,6,5,2,1,3'
+    ]
+    assert (await _answer(s, "c UID SORT RETURN (MIN MAX COUNT) (REVERSE FROM) UTF-8 ALL"))[0] == [
+        b'* ESEARCH (TAG "c") UID MIN 3 MAX 4 COUNT 6'
+    ]
+    assert (await _answer(s, "d SORT RETURN () (DATE) UTF-8 2:5"))[0] == [
+        b'* ESEARCH (TAG "d") ALL 2:5'
+    ]
+    assert (await _answer(s, "e SORT RETURN (SAVE MAX) (FROM) UTF-8 ALL"))[0] == [
+        b'* ESEARCH (TAG "e") MAX 3'
+    ]
+    assert (await _answer(s, "f SEARCH $"))[0] == [b"* SEARCH 3"]
+    assert (await _answer(s, "g SEARCH RETURN (SAVE MIN MAX) 2:5"))[0] == [
+        b'* ESEARCH (TAG "g") MIN 2 MAX 5'
+    ]
+    assert (await _answer(s, "h SEARCH $"))[0] == [b"* SEARCH 2 5"]
+    assert (await _tagged(s, "i SEARCH RETURN (SAVE MIN COUNT) 2:5")).startswith(b"i OK")
+    assert (await _answer(s, "j SEARCH $"))[0] == [b"* SEARCH 2 3 4 5"]
+    assert (await _tagged(s, "k SORT RETURN (BOGUS) (FROM) UTF-8 ALL")).startswith(b"k BAD")

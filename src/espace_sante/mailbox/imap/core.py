@@ -138,6 +138,7 @@ class SessionCore:
                 "SORT=DISPLAY",
                 "CHILDREN",
                 "ESEARCH",
+                "ESORT",
                 "SEARCHRES",
                 "LIST-EXTENDED",
                 "LIST-STATUS",

@@ -163,7 +163,6 @@ class _Binding:
 
 class _Keys:
     def __init__(self, tokens: Sequence[Token], binding: _Binding) -> None:
-        self.stack: list[tuple[Sequence[Token], int]] = []
         self.tokens = tokens
         self.pos = 0
         self.binding = binding

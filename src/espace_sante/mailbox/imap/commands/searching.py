@@ -1,6 +1,6 @@
-"""SEARCH (ESEARCH, SEARCHRES, CONDSTORE's MODSEQ) and SORT (RFC 5256, SORT=DISPLAY), and their
-UID forms; the search program itself is parsed and evaluated by ``imap.search``, in slices that
-leave the event loop to the other clients and protocols.
+"""SEARCH (ESEARCH, SEARCHRES, CONDSTORE's MODSEQ) and SORT (RFC 5256, SORT=DISPLAY, ESORT),
+and their UID forms; the search program itself is parsed and evaluated by ``imap.search``, in
+slices that leave the event loop to the other clients and protocols.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from espace_sante.mailbox.imap.parser import (
     ParenList,
     Token,
 )
-from espace_sante.mailbox.imap.seqset import compress
 from espace_sante.mailbox.imap.slices import in_pool, in_slices
 
 _BADCHARSET = f"[BADCHARSET ({' '.join(search.CHARSETS)})] unsupported charset"
@@ -35,62 +34,36 @@ class SearchCommands(SessionCore):
     async def cmd_search(self, c: Command, by_uid: bool = False) -> None:
         sel = self._require_selected()
         store = self._require_auth()
-        args = list(c.args)
-        returns: list[str] | None = None
-        if args and isinstance(args[0], Atom) and args[0].upper == "RETURN":
-            if len(args) < 2 or not isinstance(args[1], ParenList):
-                raise Bad("RETURN takes a list of options")
-            returns = _return_options(args[1])
-            args = args[2:]
+        returns, args = _returns(list(c.args))
         program = await self._program(sel, args, charset=True)
         if program.modseq:
             await self._enable_condstore()
         matches = await search.evaluate(program, sel.messages, store.raw)
-        found = [m.uid if by_uid else m.seq for m in matches]
         if returns is None and self.rev2:  # RFC 9051 §7.3.4: ESEARCH replaces SEARCH
             returns = ["ALL"]
         if returns is None:
-            modseq = _highest(matches) if program.modseq else None
-            await self._send(
-                "* SEARCH"
-                + "".join(f" {n}" for n in found)
-                + (f" (MODSEQ {modseq})" if modseq is not None else "")
-            )
-            await self._done(c)
-            return
-        if "SAVE" in returns:
-            self.saved_uids = [m.uid for m in matches]
-        answer = [f'(TAG "{c.tag}")'] + (["UID"] if by_uid else [])
-        if found and "MIN" in returns:
-            answer.append(f"MIN {found[0]}")
-        if found and "MAX" in returns:
-            answer.append(f"MAX {found[-1]}")
-        if "COUNT" in returns:
-            answer.append(f"COUNT {len(found)}")
-        if found and "ALL" in returns:
-            answer.append(f"ALL {compress(found)}")
-        if program.modseq and found:
-            answer.append(f"MODSEQ {_esearch_modseq(matches, returns)}")
-        if returns != ["SAVE"]:  # SAVE alone answers nothing (RFC 5182 §2.1)
-            await self._send("* ESEARCH " + " ".join(answer))
+            await self._send(_listed("SEARCH", matches, by_uid, program.modseq))
+        else:
+            await self._esearch(c, matches, returns, by_uid, program.modseq)
         await self._done(c)
 
     async def cmd_uid_search(self, c: Command) -> None:
         await self.cmd_search(c, by_uid=True)
 
     async def cmd_sort(self, c: Command, by_uid: bool = False) -> None:
-        """SORT (criteria) charset search-keys (RFC 5256); ties in every criterion are ordered
-        by sequence number."""
+        """SORT [RETURN (options)] (criteria) charset search-keys (RFC 5256, RFC 5267 ESORT);
+        ties in every criterion are ordered by sequence number."""
         sel = self._require_selected()
         store = self._require_auth()
-        if len(c.args) < 3:
+        returns, args = _returns(list(c.args))
+        if len(args) < 3:
             raise Bad("SORT takes criteria, a charset and search keys")
-        criteria = search.parse_sort(c.args[0])
+        criteria = search.parse_sort(args[0])
         try:
-            search.check_charset(astring(c.args[1]))
+            search.check_charset(astring(args[1]))
         except search.BadCharset as exc:
             raise No(_BADCHARSET) from exc
-        program = await self._program(sel, c.args[2:], charset=False)
+        program = await self._program(sel, args[2:], charset=False)
         if program.modseq:
             await self._enable_condstore()
         matches = await search.evaluate(program, sel.messages, store.raw)
@@ -102,16 +75,52 @@ class SearchCommands(SessionCore):
             column = [k[index] for k in keys]
             order.sort(key=column.__getitem__, reverse=criteria[index][1])
         ordered = [matches[i] for i in order]
-        modseq = _highest(matches) if program.modseq else None
-        await self._send(
-            "* SORT"
-            + "".join(f" {m.uid if by_uid else m.seq}" for m in ordered)
-            + (f" (MODSEQ {modseq})" if modseq is not None else "")
-        )
+        if returns is None:
+            await self._send(_listed("SORT", ordered, by_uid, program.modseq))
+        else:
+            await self._esearch(c, ordered, returns, by_uid, program.modseq)
         await self._done(c)
 
     async def cmd_uid_sort(self, c: Command) -> None:
         await self.cmd_sort(c, by_uid=True)
+
+    async def _esearch(
+        self,
+        c: Command,
+        matches: list[search.Candidate],
+        returns: list[str],
+        by_uid: bool,
+        modseq: bool,
+    ) -> None:
+        """The ESEARCH answer (RFC 4731) of SEARCH RETURN and SORT RETURN (RFC 5267 §3.2: MIN
+        and MAX are the first and last in the sort order, ALL lists them in that order), and
+        what SAVE keeps (RFC 5182 §2.1: only MIN and MAX when they come without ALL or COUNT)."""
+        found = [m.uid if by_uid else m.seq for m in matches]
+        only_ends = bool({"MIN", "MAX"} & set(returns)) and not {"ALL", "COUNT"} & set(returns)
+        if "SAVE" in returns:
+            kept = matches
+            if only_ends and matches:
+                kept = ([matches[0]] if "MIN" in returns else []) + (
+                    [matches[-1]] if "MAX" in returns else []
+                )
+            self.saved_uids = sorted({m.uid for m in kept})
+        if returns == ["SAVE"]:  # SAVE alone answers nothing (RFC 5182 §2.1)
+            return
+        answer = [f'(TAG "{c.tag}")'] + (["UID"] if by_uid else [])
+        if found and "MIN" in returns:
+            answer.append(f"MIN {found[0]}")
+        if found and "MAX" in returns:
+            answer.append(f"MAX {found[-1]}")
+        if "COUNT" in returns:
+            answer.append(f"COUNT {len(found)}")
+        if found and "ALL" in returns:
+            answer.append(f"ALL {_in_order(found)}")
+        if modseq and found:  # RFC 4731 §3.2: MIN or MAX alone: the messages they return
+            ends = ([matches[0]] if "MIN" in returns else []) + (
+                [matches[-1]] if "MAX" in returns else []
+            )
+            answer.append(f"MODSEQ {max(m.modseq for m in (ends if only_ends else matches))}")
+        await self._send("* ESEARCH " + " ".join(answer))
 
     async def _program(self, sel: Selected, args: Sequence[Token], charset: bool) -> search.Program:
         """The search program of ``args``, parsed and bound in the pool: a long one (a thousand
@@ -133,21 +142,33 @@ class SearchCommands(SessionCore):
             raise No(f"[LIMIT] {exc}") from exc
 
 
-def _highest(matches: Sequence[search.Candidate]) -> int | None:
-    """The highest mod-sequence of the matches, for SEARCH and SORT answers (RFC 7162 §3.1.5:
-    none when nothing matched)."""
-    return max((m.modseq for m in matches), default=None)
+def _listed(name: str, matches: Sequence[search.Candidate], by_uid: bool, modseq: bool) -> str:
+    """``* SEARCH`` or ``* SORT`` and the numbers; with a MODSEQ key, the highest mod-sequence
+    of the matches (RFC 7162 §3.1.5: none when nothing matched)."""
+    numbers = "".join(f" {m.uid if by_uid else m.seq}" for m in matches)
+    highest = max((m.modseq for m in matches), default=None) if modseq else None
+    return f"* {name}{numbers}" + (f" (MODSEQ {highest})" if highest is not None else "")
 
 
-def _esearch_modseq(matches: Sequence[search.Candidate], returns: list[str]) -> int:
-    """RFC 4731 §3.2: with MIN and/or MAX alone, the highest mod-sequence of the messages they
-    return; otherwise that of every match."""
-    if "ALL" in returns or "COUNT" in returns or not ({"MIN", "MAX"} & set(returns)):
-        return max(m.modseq for m in matches)
-    chosen = ([matches[0]] if "MIN" in returns else []) + (
-        [matches[-1]] if "MAX" in returns else []
-    )
-    return max(m.modseq for m in chosen)
+def _in_order(numbers: list[int]) -> str:
+    """A sequence set listing ``numbers`` in their order, runs of consecutive ascending numbers
+    as ranges (for a SEARCH, sorted: the shortest set)."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ",".join(str(a) if a == b else f"{a}:{b}" for a, b in runs)
+
+
+def _returns(args: list[Token]) -> tuple[list[str] | None, list[Token]]:
+    """The RETURN options in front of the arguments (RFC 4731, RFC 5267), and the rest."""
+    if args and isinstance(args[0], Atom) and args[0].upper == "RETURN":
+        if len(args) < 2 or not isinstance(args[1], ParenList):
+            raise Bad("RETURN takes a list of options")
+        return _return_options(args[1]), args[2:]
+    return None, args
 
 
 _RETURN_OPTIONS = ("MIN", "MAX", "COUNT", "ALL", "SAVE")
