@@ -131,10 +131,8 @@ class _Keys:
         name = token.upper
         if name == "ALL":
             return _const(True)
-        if name in ("NEW", "RECENT"):  # no \Recent here: nothing is recent
-            return _const(False)
-        if name == "OLD":
-            return _const(True)
+        if name in ("RECENT", "NEW", "OLD"):  # \Recent of this session's rows (RFC 3501 §6.4.4)
+            return _recent(name)
         if name in _FLAG_KEYS:
             flag, present = _FLAG_KEYS[name]
             return _flag(flag, present)
@@ -225,6 +223,17 @@ def _const(value: bool) -> Predicate:
         return value
 
     return constant
+
+
+def _recent(name: str) -> Predicate:
+    """RECENT, NEW (recent and not seen) or OLD (not recent)."""
+
+    async def recent(c: Candidate, n: int, u: int) -> bool:
+        if name == "OLD":
+            return not c.row.recent
+        return c.row.recent and (name == "RECENT" or "\\Seen" not in c.row.flags)
+
+    return recent
 
 
 def _flag(flag: str, present: bool) -> Predicate:

@@ -15,6 +15,7 @@ from espace_sante.mailbox.imap.core import (
     flag_list,
     no_args,
 )
+from espace_sante.mailbox.imap.mailstore import MAX_KEYWORDS, TooManyKeywords
 from espace_sante.mailbox.imap.parser import (
     Atom,
     Command,
@@ -45,9 +46,13 @@ class WriteCommands(SessionCore):
         if m is None:
             raise Bad("expected FLAGS, +FLAGS or -FLAGS")
         flags = flag_list(args[2:])
-        changed, failed = await store.store_flags(
-            sel.folder.id, [row.uid for _, row in targets], m.group(1), flags, unchanged_since
-        )
+        try:
+            changed, failed = await store.store_flags(
+                sel.folder.id, [row.uid for _, row in targets], m.group(1), flags, unchanged_since
+            )
+        except TooManyKeywords as exc:
+            raise No(_TOO_MANY_KEYWORDS) from exc
+        await self._announce_keywords(sel, [new for new, _ in changed.values()])
         for seq, row in targets:
             if row.uid not in changed:
                 continue
@@ -58,8 +63,9 @@ class WriteCommands(SessionCore):
             if not silent or was != new_flags and unchanged_since is not None:
                 extra = f" UID {row.uid}" if by_uid else ""
                 mod = f" MODSEQ ({modseq})" if unchanged_since is not None else ""
-                await self._send(f"* {seq} FETCH (FLAGS ({' '.join(new_flags)}){extra}{mod})")
-        sel.state = (sel.state[0], max(sel.state[1], *(v[1] for v in changed.values()), 0))
+                text = " ".join(row.shown_flags)
+                await self._send(f"* {seq} FETCH (FLAGS ({text}){extra}{mod})")
+        # sel.state stays: changes of other sessions may come before ours, _sync reports them
         if failed:
             await self._done(c, f"[MODIFIED {','.join(map(str, failed))}] conditional STORE failed")
             return
@@ -139,20 +145,32 @@ class WriteCommands(SessionCore):
             raise Bad("each message must be a literal, after its optional flags and date")
         if await store.folder(name) is None:
             raise No("[TRYCREATE] no such mailbox")
-        validity, uids = await store.append(name, messages)
+        try:
+            validity, uids = await store.append(name, messages)
+        except TooManyKeywords as exc:
+            raise No(_TOO_MANY_KEYWORDS) from exc
         await self._done(c, f"[APPENDUID {validity} {compress(uids)}] APPEND completed")
 
     async def cmd_close(self, c: Command) -> None:
+        """Leave the folder, removing its \\Deleted messages without a word when it was open
+        read-write (RFC 3501 §6.4.2, RFC 9051 §6.4.1); after EXAMINE, nothing is removed."""
         no_args(c)
-        self._require_selected()
-        self.selected = None  # expunging \Deleted messages comes with EXPUNGE
+        sel = self._require_selected()
+        store = self._require_auth()
+        self.selected = None
+        if not sel.readonly:
+            await store.expunge(sel.folder.id)
         await self._send(f"{c.tag} OK CLOSE completed")
 
     async def cmd_unselect(self, c: Command) -> None:
+        """Leave the folder, removing nothing (RFC 3691)."""
         no_args(c)
         self._require_selected()
         self.selected = None
         await self._send(f"{c.tag} OK UNSELECT completed")
+
+
+_TOO_MANY_KEYWORDS = f"[LIMIT] at most {MAX_KEYWORDS} keywords per message; nothing changed"
 
 
 def _unchanged_since(modifier: ParenList) -> int:
