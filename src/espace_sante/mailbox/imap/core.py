@@ -259,9 +259,10 @@ class SessionCore:
             for index, m in enumerate(sel.messages, 1)
             if m.uid in changes.flags
         ]
-        await self._announce_keywords(
-            sel, [flags for _, _, (flags, _) in updated] + [r.flags for r in changes.new]
-        )
+        seen = [(modseq, flags) for _, _, (flags, modseq) in updated]
+        seen += [(r.modseq, r.flags) for r in changes.new]
+        seen.sort(key=lambda change: change[0])  # new keywords in the order they came
+        await self._announce_keywords(sel, [flags for _, flags in seen])
         for index, m, (flags, modseq) in updated:
             shown = flags != m.flags
             m.flags, m.modseq = flags, modseq

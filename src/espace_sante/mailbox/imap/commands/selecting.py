@@ -34,7 +34,8 @@ class SelectCommands(SessionCore):
             raise No("[NONEXISTENT] no such mailbox")
         state = await store.state(folder.id)
         messages = await store.messages(folder.id)
-        keywords = [f for m in messages for f in m.flags if f[:1] != "\\"]
+        by_change = sorted(messages, key=lambda m: m.modseq)  # about the order they came in
+        keywords = [f for m in by_change for f in m.flags if f[:1] != "\\"]
         sel = Selected(folder, readonly, messages, state, list(dict.fromkeys(keywords)))
         self.selected = sel
         await self._mark_recent(store, sel, messages)  # SELECT takes them, EXAMINE does not
