@@ -4,11 +4,8 @@ shows it, whoever set it."""
 
 from __future__ import annotations
 
-import ssl
-
-from espace_sante.mailbox.imap.server import ImapListener
-
 from .conftest import Mailbox
+from .raw import Literal, RawOpener
 from .test_sync_sessions import _session
 
 SYSTEM = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
@@ -24,64 +21,60 @@ def _flags(*keywords: str, readonly: bool = False) -> list[bytes]:
 
 
 async def test_store_of_a_new_keyword_announces_it_first(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+    raw_imap: RawOpener, mailbox: Mailbox
 ) -> None:
     """The session that stores a new keyword gets FLAGS and PERMANENTFLAGS before its FETCH;
     a keyword already known is not announced again; a later SELECT lists it (as Dovecot
     does), EXAMINE with an empty PERMANENTFLAGS."""
-    a = await _session(imap, client_tls, mailbox)
-    selected = await a.command("b SELECT INBOX")
+    a = await _session(raw_imap, mailbox)
+    selected = (await a.command("b SELECT INBOX")).lines
     assert _flags()[0] in selected and _flags()[1] in selected
-    assert await a.command("c STORE 1 +FLAGS ($Important)") == [
+    assert (await a.command("c STORE 1 +FLAGS ($Important)")).lines == [
         *_flags("$Important"),
         b"* 1 FETCH (FLAGS (\\Recent $Important))\r\n",
         b"c OK STORE completed\r\n",
     ]
-    assert await a.command("d STORE 2 +FLAGS ($Important \\Seen)") == [
+    assert (await a.command("d STORE 2 +FLAGS ($Important \\Seen)")).lines == [
         b"* 2 FETCH (FLAGS (\\Seen \\Recent $Important))\r\n",
         b"d OK STORE completed\r\n",
     ]
-    assert await a.command("e STORE 2 +FLAGS.SILENT ($Later)") == [
+    assert (await a.command("e STORE 2 +FLAGS.SILENT ($Later)")).lines == [
         *_flags("$Important", "$Later"),
         b"e OK STORE completed\r\n",
     ]
-    selected = await a.command("f SELECT INBOX")
+    selected = (await a.command("f SELECT INBOX")).lines
     assert all(line in selected for line in _flags("$Important", "$Later"))
-    examined = await a.command("g EXAMINE INBOX")
+    examined = (await a.command("g EXAMINE INBOX")).lines
     assert all(line in examined for line in _flags("$Important", "$Later", readonly=True))
-    a.writer.close()
 
 
 async def test_a_keyword_set_elsewhere_is_announced_before_its_fetch(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+    raw_imap: RawOpener, mailbox: Mailbox
 ) -> None:
     """Another session's STORE or APPEND: FLAGS and PERMANENTFLAGS come before the FETCH (or
     the EXISTS of the appended message), to read-write and read-only sessions alike."""
-    a = await _session(imap, client_tls, mailbox)
-    b = await _session(imap, client_tls, mailbox)
-    c = await _session(imap, client_tls, mailbox)
+    a = await _session(raw_imap, mailbox)
+    b = await _session(raw_imap, mailbox)
+    c = await _session(raw_imap, mailbox)
     await a.command("b SELECT INBOX")
     await b.command("b SELECT INBOX")
     await c.command("b EXAMINE INBOX")
     await a.command("c STORE 1 +FLAGS.SILENT ($Urgent)")
-    assert await b.command("c NOOP") == [
+    assert (await b.command("c NOOP")).lines == [
         *_flags("$Urgent"),
         b"* 1 FETCH (FLAGS ($Urgent) UID 1)\r\n",
         b"c OK NOOP completed\r\n",
     ]
-    assert await c.command("c FETCH 2 (UID)") == [
+    assert (await c.command("c FETCH 2 (UID)")).lines == [
         b"* 2 FETCH (UID 2)\r\n",
         *_flags("$Urgent", readonly=True),
         b"* 1 FETCH (FLAGS ($Urgent) UID 1)\r\n",
         b"c OK FETCH completed\r\n",
     ]
-    note = "Subject: x\r\n\r\ny\r\n"
-    await a.command(f"d APPEND INBOX ($Todo) {{{len(note)}+}}\r\n{note}")
-    assert await b.command("d NOOP") == [
+    await a.command("d APPEND INBOX ($Todo) ", Literal(b"Subject: x\r\n\r\ny\r\n"))
+    assert (await b.command("d NOOP")).lines == [
         *_flags("$Urgent", "$Todo"),
         b"* 3 EXISTS\r\n",
         b"d OK NOOP completed\r\n",
     ]
-    assert (await b.command("e FETCH 3 (FLAGS)"))[0] == b"* 3 FETCH (FLAGS ($Todo))\r\n"
-    for s in (a, b, c):
-        s.writer.close()
+    assert (await b.command("e FETCH 3 (FLAGS)")).lines[0] == b"* 3 FETCH (FLAGS ($Todo))\r\n"

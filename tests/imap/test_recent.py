@@ -7,120 +7,118 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import ssl
 from collections.abc import Iterator
 from mailbox.dovecot_peer import Dovecot, available
 
 import pytest
 
-from espace_sante.mailbox.imap.server import ImapListener
 from espace_sante.storage.runtime import Storage
 from fixtures.mssante import clinician_message
 from fixtures.seed import DOCTOR, Seeded
 
 from .conftest import Mailbox, deliver
-from .test_esearch_login import Session
-from .test_sync_sessions import _Session, _session
+from .raw import Literal, RawImap, RawOpener
+from .test_sync_sessions import _session
 
 NOTE = b"From: moi@example.org\r\nSubject: note\r\n\r\nune note\r\n"
 
 
 async def test_select_takes_the_recent_status_and_examine_does_not(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+    raw_imap: RawOpener, mailbox: Mailbox
 ) -> None:
     """RFC 3501 §6.3.2: EXAMINE must not take \\Recent away; the SELECT that follows gets it,
     every later session sees the messages as old, also after the first one logs out."""
-    c = await _session(imap, client_tls, mailbox)
-    assert b"* 2 RECENT\r\n" in await c.command("b EXAMINE INBOX")
-    assert await c.command("c FETCH 1:* (FLAGS)") == [
+    c = await _session(raw_imap, mailbox)
+    assert b"* 2 RECENT\r\n" in (await c.command("b EXAMINE INBOX")).lines
+    assert (await c.command("c FETCH 1:* (FLAGS)")).lines == [
         b"* 1 FETCH (FLAGS (\\Recent))\r\n",
         b"* 2 FETCH (FLAGS (\\Recent))\r\n",
         b"c OK FETCH completed\r\n",
     ]
-    assert await c.command("d SEARCH RECENT") == [b"* SEARCH 1 2\r\n", b"d OK SEARCH completed\r\n"]
-    assert (await c.command("e CLOSE"))[-1].startswith(b"e OK")
-    assert (await c.command("f STATUS INBOX (RECENT MESSAGES)"))[0] == (
+    assert (await c.command("d SEARCH RECENT")).lines == [
+        b"* SEARCH 1 2\r\n",
+        b"d OK SEARCH completed\r\n",
+    ]
+    assert (await c.command("e CLOSE")).lines[-1].startswith(b"e OK")
+    assert (await c.command("f STATUS INBOX (RECENT MESSAGES)")).lines[0] == (
         b'* STATUS "INBOX" (RECENT 2 MESSAGES 2)\r\n'
     )
-    a = await _session(imap, client_tls, mailbox)
-    assert b"* 2 RECENT\r\n" in await a.command("b SELECT INBOX")
-    assert (await a.command("c STATUS INBOX (RECENT)"))[0] == b'* STATUS "INBOX" (RECENT 2)\r\n'
-    b = await _session(imap, client_tls, mailbox)
-    assert b"* 0 RECENT\r\n" in await b.command("b SELECT INBOX")
-    assert (await b.command("c FETCH 1 (FLAGS)"))[0] == b"* 1 FETCH (FLAGS ())\r\n"
-    assert (await c.command("g STATUS INBOX (RECENT)"))[0] == b'* STATUS "INBOX" (RECENT 0)\r\n'
+    a = await _session(raw_imap, mailbox)
+    assert b"* 2 RECENT\r\n" in (await a.command("b SELECT INBOX")).lines
+    assert (await a.command("c STATUS INBOX (RECENT)")).lines[
+        0
+    ] == b'* STATUS "INBOX" (RECENT 2)\r\n'
+    b = await _session(raw_imap, mailbox)
+    assert b"* 0 RECENT\r\n" in (await b.command("b SELECT INBOX")).lines
+    assert (await b.command("c FETCH 1 (FLAGS)")).lines[0] == b"* 1 FETCH (FLAGS ())\r\n"
+    assert (await c.command("g STATUS INBOX (RECENT)")).lines[
+        0
+    ] == b'* STATUS "INBOX" (RECENT 0)\r\n'
     await a.command("z LOGOUT")
-    d = await _session(imap, client_tls, mailbox)
-    assert b"* 0 RECENT\r\n" in await d.command("b SELECT INBOX")  # kept in the folder's row
-    for s in (b, c, d):
-        s.writer.close()
+    d = await _session(raw_imap, mailbox)
+    assert (
+        b"* 0 RECENT\r\n" in (await d.command("b SELECT INBOX")).lines
+    )  # kept in the folder's row
 
 
 async def test_a_new_message_is_recent_for_one_session_only(
-    imap: ImapListener,
-    client_tls: ssl.SSLContext,
+    raw_imap: RawOpener,
     mailbox: Mailbox,
     storage: Storage,
     seeded: Seeded,
 ) -> None:
     """RFC 3501 §7.3.2, §7.4.1: a delivery reaches both sessions with EXISTS; the first that
     is told takes it, and reports RECENT with EXISTS; the other sees it as old."""
-    a = await _session(imap, client_tls, mailbox)
-    b = await _session(imap, client_tls, mailbox)
+    a = await _session(raw_imap, mailbox)
+    b = await _session(raw_imap, mailbox)
     await a.command("b SELECT INBOX")
     await b.command("b SELECT INBOX")
     await deliver(storage, seeded, clinician_message(sender=DOCTOR, patient_ins=seeded.active.ins))
-    assert await b.command("c NOOP") == [
+    assert (await b.command("c NOOP")).lines == [
         b"* 3 EXISTS\r\n",
         b"* 1 RECENT\r\n",
         b"c OK NOOP completed\r\n",
     ]
-    assert await a.command("c NOOP") == [b"* 3 EXISTS\r\n", b"c OK NOOP completed\r\n"]
-    assert (await a.command("d FETCH 3 (FLAGS)"))[0] == b"* 3 FETCH (FLAGS ())\r\n"
-    assert (await b.command("d FETCH 3 (FLAGS)"))[0] == b"* 3 FETCH (FLAGS (\\Recent))\r\n"
-    assert (await a.command("e SEARCH RECENT"))[0] == b"* SEARCH 1 2\r\n"
-    assert (await b.command("e SEARCH RECENT"))[0] == b"* SEARCH 3\r\n"
-    a.writer.close()
-    b.writer.close()
+    assert (await a.command("c NOOP")).lines == [b"* 3 EXISTS\r\n", b"c OK NOOP completed\r\n"]
+    assert (await a.command("d FETCH 3 (FLAGS)")).lines[0] == b"* 3 FETCH (FLAGS ())\r\n"
+    assert (await b.command("d FETCH 3 (FLAGS)")).lines[0] == b"* 3 FETCH (FLAGS (\\Recent))\r\n"
+    assert (await a.command("e SEARCH RECENT")).lines[0] == b"* SEARCH 1 2\r\n"
+    assert (await b.command("e SEARCH RECENT")).lines[0] == b"* SEARCH 3\r\n"
 
 
 async def test_copy_and_append_into_the_selected_folder_report_recent(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+    raw_imap: RawOpener, mailbox: Mailbox
 ) -> None:
     """COPY and APPEND into the folder a session has selected: EXISTS then RECENT (as Dovecot
     answers), \\Recent in FETCH FLAGS, and the same for a session that has the destination
     open."""
-    a = await _session(imap, client_tls, mailbox)
-    other = await _session(imap, client_tls, mailbox)
+    a = await _session(raw_imap, mailbox)
+    other = await _session(raw_imap, mailbox)
     await a.command("b SELECT INBOX")
     await other.command("b SELECT Archive")
-    copied = await a.command("c COPY 1 INBOX")
+    copied = (await a.command("c COPY 1 INBOX")).lines
     assert copied[:2] == [b"* 3 EXISTS\r\n", b"* 3 RECENT\r\n"]
     assert re.fullmatch(rb"c OK \[COPYUID \d+ 1 3\] COPY completed\r\n", copied[2])
-    appended = await a.command(f"d APPEND INBOX (\\Seen) {{{len(NOTE)}+}}\r\n{NOTE.decode()}")
+    appended = (await a.command("d APPEND INBOX (\\Seen) ", Literal(NOTE))).lines
     assert appended[:2] == [b"* 4 EXISTS\r\n", b"* 4 RECENT\r\n"]
-    assert (await a.command("e FETCH 3:4 (FLAGS)"))[:2] == [
+    assert (await a.command("e FETCH 3:4 (FLAGS)")).lines[:2] == [
         b"* 3 FETCH (FLAGS (\\Recent))\r\n",
         b"* 4 FETCH (FLAGS (\\Seen \\Recent))\r\n",
     ]
     await a.command("f COPY 2 Archive")
-    assert await other.command("c NOOP") == [
+    assert (await other.command("c NOOP")).lines == [
         b"* 1 EXISTS\r\n",
         b"* 1 RECENT\r\n",
         b"c OK NOOP completed\r\n",
     ]
-    a.writer.close()
-    other.writer.close()
 
 
-async def test_search_new_and_old(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
-) -> None:
+async def test_search_new_and_old(raw_imap: RawOpener, mailbox: Mailbox) -> None:
     """RFC 3501 §6.4.4: NEW is RECENT UNSEEN, OLD is NOT RECENT, for this session's \\Recent.
     \\Recent cannot be stored (Dovecot: BAD), and an expunge that removes a recent message
     reports the new RECENT count."""
-    a = await _session(imap, client_tls, mailbox)
-    b = await _session(imap, client_tls, mailbox)
+    a = await _session(raw_imap, mailbox)
+    b = await _session(raw_imap, mailbox)
     await a.command("b SELECT INBOX")
     await b.command("b SELECT INBOX")
     await a.command("c STORE 1 +FLAGS.SILENT (\\Seen)")
@@ -131,35 +129,31 @@ async def test_search_new_and_old(
         ("SEARCH NOT NEW", b"* SEARCH 1"),
         ("UID SEARCH OR NEW SEEN", b"* SEARCH 1 2"),
     ]:
-        assert (await a.command(f"d {command}"))[0] == answer + b"\r\n", command
-    assert (await b.command("c SEARCH OLD"))[0] == b"* SEARCH 1 2\r\n"
-    assert (await b.command("d SEARCH NEW"))[0] == b"* SEARCH\r\n"
-    assert (await a.command("e STORE 1 +FLAGS (\\Recent)"))[-1].startswith(b"e BAD")
+        assert (await a.command(f"d {command}")).lines[0] == answer + b"\r\n", command
+    assert (await b.command("c SEARCH OLD")).lines[0] == b"* SEARCH 1 2\r\n"
+    assert (await b.command("d SEARCH NEW")).lines[0] == b"* SEARCH\r\n"
+    assert (await a.command("e STORE 1 +FLAGS (\\Recent)")).lines[-1].startswith(b"e BAD")
     await a.command("f STORE 1 +FLAGS.SILENT (\\Deleted)")
-    assert await a.command("g EXPUNGE") == [
+    assert (await a.command("g EXPUNGE")).lines == [
         b"* 1 EXPUNGE\r\n",
         b"* 1 RECENT\r\n",
         b"g OK EXPUNGE completed\r\n",
     ]
-    a.writer.close()
-    b.writer.close()
 
 
 async def test_an_imap4rev2_session_has_no_recent_and_leaves_it_to_others(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox
+    raw_imap: RawOpener, mailbox: Mailbox
 ) -> None:
     """RFC 9051 dropped \\Recent: no RECENT response, no \\Recent flag, and its SELECT takes
     nothing from an IMAP4rev1 client that comes later."""
-    v2 = await _session(imap, client_tls, mailbox)
+    v2 = await _session(raw_imap, mailbox)
     await v2.command("b ENABLE IMAP4rev2")
-    assert not any(b"RECENT" in line for line in await v2.command("c SELECT INBOX"))
-    assert (await v2.command("d FETCH 1 (FLAGS)"))[0] == b"* 1 FETCH (FLAGS ())\r\n"
-    appended = await v2.command(f"e APPEND INBOX {{{len(NOTE)}+}}\r\n{NOTE.decode()}")
+    assert not any(b"RECENT" in line for line in (await v2.command("c SELECT INBOX")).lines)
+    assert (await v2.command("d FETCH 1 (FLAGS)")).lines[0] == b"* 1 FETCH (FLAGS ())\r\n"
+    appended = (await v2.command("e APPEND INBOX ", Literal(NOTE))).lines
     assert appended[0] == b"* 3 EXISTS\r\n" and appended[1].startswith(b"e OK [APPENDUID")
-    v1 = await _session(imap, client_tls, mailbox)
-    assert b"* 3 RECENT\r\n" in await v1.command("b SELECT INBOX")
-    v1.writer.close()
-    v2.writer.close()
+    v1 = await _session(raw_imap, mailbox)
+    assert b"* 3 RECENT\r\n" in (await v1.command("b SELECT INBOX")).lines
 
 
 # -- the same commands on Dovecot ------------------------------------------------------------
@@ -171,7 +165,7 @@ SCRIPT = [
     ("a", "SELECT INBOX"),
     ("b", "SELECT INBOX"),
     ("d", "STATUS INBOX (RECENT MESSAGES)"),
-    ("b", f"APPEND INBOX (\\Seen $Label) {{{len(NOTE)}+}}\r\n{NOTE.decode()}"),
+    ("b", "APPEND INBOX (\\Seen $Label) "),  # NOTE as a literal
     ("a", "NOOP"),
     ("a", "COPY 1 INBOX"),
     ("a", "FETCH 1:* (FLAGS)"),
@@ -214,11 +208,14 @@ def _normalise(lines: list[bytes]) -> list[str]:
     return sorted(out)
 
 
-async def _run(sessions: dict[str, Session]) -> list[tuple[str, str, list[str]]]:
+async def _run(sessions: dict[str, RawImap]) -> list[tuple[str, str, list[str]]]:
     answers = []
     for n, (who, command) in enumerate(SCRIPT):
-        lines = await sessions[who].command(f"t{n} {command}")
-        answers.append((who, command.split("\r\n")[0], _normalise(lines)))
+        parts: list[str | Literal] = [f"t{n} {command}"]
+        if command.startswith("APPEND"):
+            parts.append(Literal(NOTE))
+        answer = await sessions[who].command(*parts)
+        answers.append((who, command, _normalise(answer.lines)))
     return answers
 
 
@@ -239,19 +236,18 @@ def dovecot(mailbox: Mailbox) -> Iterator[Dovecot]:
 
 
 async def test_recent_and_keywords_as_dovecot_answers(
-    imap: ImapListener, client_tls: ssl.SSLContext, mailbox: Mailbox, dovecot: Dovecot
+    raw_imap: RawOpener, mailbox: Mailbox, dovecot: Dovecot
 ) -> None:
     """Dovecot 2.3 as the oracle for what RFC 3501 leaves open: who gets \\Recent, when
     RECENT and FLAGS are sent, what EXAMINE shows, STATUS RECENT."""
-    ours = {who: await _session(imap, client_tls, mailbox) for who in "abcd"}
-    theirs: dict[str, Session] = {}
-    for who in "abcd":
+    ours = {who: await _session(raw_imap, mailbox) for who in "abcd"}
+    theirs: dict[str, RawImap] = {}
+    for who in "abcd":  # Dovecot's plain-text port
         reader, writer = await asyncio.open_connection("127.0.0.1", dovecot.port)
-        await reader.readline()
-        theirs[who] = _Session(reader, writer)
-        await theirs[who].command(f"l LOGIN {dovecot.user} {dovecot.password}")
+        theirs[who] = RawImap(reader, writer, await reader.readline())
+        await theirs[who].login(dovecot.user, dovecot.password)
     expected, got = await _run(theirs), await _run(ours)
     for (who, command, want), (_, _, answer) in zip(expected, got, strict=True):
         assert answer == want, f"{who}: {command}"
-    for s in [*ours.values(), *theirs.values()]:
-        s.writer.close()
+    for s in theirs.values():
+        s.close()

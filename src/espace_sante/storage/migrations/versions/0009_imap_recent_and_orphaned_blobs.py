@@ -15,20 +15,19 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("folders", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("first_recent_uid", sa.BigInteger(), server_default="1", nullable=False)
-        )
+    # Plain ADD COLUMN and CREATE INDEX (no batch): SQLite supports both, and a batch copy of
+    # these tables would have to drop tables that messages and documents reference.
+    op.add_column(
+        "folders",
+        sa.Column("first_recent_uid", sa.BigInteger(), server_default="1", nullable=False),
+    )
     # The messages already there have been seen by whoever opened the folder before.
     op.execute("UPDATE folders SET first_recent_uid = uidnext")
-    with op.batch_alter_table("blobs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("orphaned_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_index(batch_op.f("ix_blobs_orphaned_at"), ["orphaned_at"], unique=False)
+    op.add_column("blobs", sa.Column("orphaned_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index(op.f("ix_blobs_orphaned_at"), "blobs", ["orphaned_at"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("blobs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_blobs_orphaned_at"))
-        batch_op.drop_column("orphaned_at")
-    with op.batch_alter_table("folders", schema=None) as batch_op:
-        batch_op.drop_column("first_recent_uid")
+    op.drop_index(op.f("ix_blobs_orphaned_at"), table_name="blobs")
+    op.drop_column("blobs", "orphaned_at")  # ALTER TABLE DROP COLUMN: SQLite 3.35 and later
+    op.drop_column("folders", "first_recent_uid")
