@@ -19,7 +19,7 @@ async def test_condstore_flow(raw_imap: RawOpener, mailbox: Mailbox) -> None:
     modseqs = [int(m) for m in re.findall(rb"MODSEQ \((\d+)\)", fetched)]
     assert len(modseqs) == 2 and max(modseqs) == highest
     stored = (await c.command(f"a5 STORE 1 (UNCHANGEDSINCE {highest}) +FLAGS (\\Seen)")).joined
-    assert re.search(rb"\* 1 FETCH \(FLAGS \(\\Seen\) UID 1 MODSEQ \((\d+)\)\)", stored)
+    assert re.search(rb"\* 1 FETCH \(FLAGS \(\\Seen \\Recent\) UID 1 MODSEQ \((\d+)\)\)", stored)
     # the same condition again fails: message 1 changed after `highest`
     again = (await c.command(f"a6 STORE 1 (UNCHANGEDSINCE {highest}) +FLAGS (\\Flagged)")).joined
     assert b"a6 OK [MODIFIED 1]" in again

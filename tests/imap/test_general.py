@@ -43,7 +43,7 @@ async def test_imaplib_still_speaks_rev1(
             return recent, found
 
     recent, found = await asyncio.to_thread(run)
-    assert recent == [b"0"]
+    assert recent == [b"2"]  # delivered, never selected before
     assert found == [b"1 2"]
 
 
@@ -56,6 +56,7 @@ async def test_idle_reports_a_delivery_as_it_happens(
     assert (await c.command("a3 IDLE", continuation=True)).tagged.startswith(b"+ ")
     await deliver(storage, seeded, clinician_message(sender=DOCTOR, patient_ins=seeded.active.ins))
     assert await c.readline() == b"* 3 EXISTS\r\n"
+    assert await c.readline() == b"* 3 RECENT\r\n"  # this session takes it (RFC 3501 §2.3.2)
     await c.send(b"DONE\r\n")
     assert (await c.readline()).startswith(b"a3 OK")
 

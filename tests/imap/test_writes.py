@@ -55,7 +55,7 @@ async def test_store_expunge_copy_move_append(
 
     out = await asyncio.to_thread(session)
     assert {b"UIDPLUS", b"MOVE", b"NAMESPACE"} <= set(out["caps"])  # type: ignore[arg-type]
-    assert b"\\Flagged $Important" in out["store"][1][0]  # type: ignore[index]
+    assert b"\\Flagged \\Recent $Important" in out["store"][1][0]  # type: ignore[index]
     assert out["store_silent"][1] == [None]  # type: ignore[index]
     flags = out["flags"][1]  # type: ignore[index]
     assert b"\\Seen" in flags[1]

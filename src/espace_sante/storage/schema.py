@@ -217,6 +217,11 @@ class Blob(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When the last message using it was expunged: the file stays readable by the IMAP sessions
+    # that still show the message, and a sweep deletes it some time later (mailbox.imap.mailstore).
+    orphaned_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
 
 
 class Folder(Base):
@@ -231,6 +236,9 @@ class Folder(Base):
     uidnext: Mapped[int] = mapped_column(BigInteger, default=1)
     highest_modseq: Mapped[int] = mapped_column(BigInteger, default=1)
     subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The lowest UID still \Recent: no session has selected the folder since it arrived
+    # (RFC 3501 §2.3.2); a read-write SELECT moves it past the messages it sees.
+    first_recent_uid: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
     __table_args__ = (UniqueConstraint("account_id", "name", name="uq_folders_account_name"),)
 
 

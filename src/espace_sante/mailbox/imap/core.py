@@ -10,7 +10,7 @@ import asyncio
 import re
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from espace_sante.accounts.tokens import TokenSigner
@@ -52,13 +52,20 @@ class Selected:
     folder: FolderInfo
     readonly: bool
     messages: list[MessageRow]
-    state: tuple[int, int] = (0, 0)  # (uidnext, highest_modseq) last seen
+    #: (uidnext, highest_modseq) of the folder when this session was last told of every change
+    #: in it; a change made by this session does not move it (others may have come before).
+    state: tuple[int, int] = (0, 0)
+    #: The folder's keywords as the last FLAGS response listed them.
+    keywords: list[str] = field(default_factory=list)
 
     def seq_of(self, uid: int) -> int | None:
         for index, m in enumerate(self.messages, 1):
             if m.uid == uid:
                 return index
         return None
+
+    def recent_count(self) -> int:
+        return sum(1 for m in self.messages if m.recent)
 
 
 S = TypeVar("S", bound="SessionCore")
@@ -229,44 +236,92 @@ class SessionCore:
 
     async def _done(self, c: Command, text: str = "") -> None:
         """Report what changed in the selected folder, then the tagged OK."""
-        await self._sync(expunges=c.name not in NO_EXPUNGE_DURING)
+        pending = await self._sync(expunges=c.name not in NO_EXPUNGE_DURING)
+        if pending and not text:  # RFC 9051 §7.1: the client may want to NOOP soon
+            text = f"[EXPUNGEISSUED] {c.name} completed; some messages were expunged"
         await self._send(f"{c.tag} OK {text or c.name + ' completed'}")
 
-    async def _sync(self, expunges: bool) -> None:
-        """Untagged EXPUNGE, EXISTS and FETCH FLAGS for changes made by other sessions or the
-        gateway since this session last looked (RFC 9051 §7.5.1, §5.2)."""
+    async def _sync(self, expunges: bool) -> bool:
+        """Untagged EXPUNGE, FLAGS, FETCH FLAGS, EXISTS and RECENT for the changes made by other
+        sessions, the gateway or this session's own APPEND, COPY or EXPUNGE since this session
+        last looked (RFC 9051 §7.5.1, §5.2; RFC 3501 §7.3.2). Returns whether expunges are left
+        to report, because ``expunges`` did not allow them during this command."""
         sel, store = self.selected, self.store
         if sel is None or store is None:
-            return
+            return False
         state = await store.state(sel.folder.id)
         if state == sel.state:
-            return
-        fresh = await store.flag_states(sel.folder.id)
-        pending = False
-        for index in range(len(sel.messages) - 1, -1, -1):
-            if sel.messages[index].uid not in fresh:
-                if expunges:
-                    await self._send(f"* {index + 1} EXPUNGE")
-                    del sel.messages[index]
-                else:
-                    pending = True
-        for index, m in enumerate(sel.messages, 1):
-            now = fresh.get(m.uid)
-            if now is not None and now[0] != m.flags:
-                m.flags, m.modseq = now
-                mod = f" MODSEQ ({m.modseq})" if self.condstore else ""
-                await self._send(f"* {index} FETCH (FLAGS ({' '.join(m.flags)}) UID {m.uid}{mod})")
+            return False
         last = sel.messages[-1].uid if sel.messages else 0
-        new = (
-            await store.messages(sel.folder.id, after_uid=last)
-            if any(uid > last for uid in fresh)
-            else []
-        )
-        if new:
-            sel.messages.extend(new)
+        changes = await store.changes(sel.folder.id, sel.state[1], last, len(sel.messages))
+        recent = sel.recent_count()
+        pending = False
+        if changes.present is not None:
+            for index in range(len(sel.messages) - 1, -1, -1):
+                if sel.messages[index].uid not in changes.present:
+                    if expunges:
+                        await self._send(f"* {index + 1} EXPUNGE")
+                        del sel.messages[index]
+                    else:
+                        pending = True
+        updated = [
+            (index, m, changes.flags[m.uid])
+            for index, m in enumerate(sel.messages, 1)
+            if m.uid in changes.flags
+        ]
+        seen = [(modseq, flags) for _, _, (flags, modseq) in updated]
+        seen += [(r.modseq, r.flags) for r in changes.new]
+        seen.sort(key=lambda change: change[0])  # new keywords in the order they came
+        await self._announce_keywords(sel, [flags for _, flags in seen])
+        for index, m, (flags, modseq) in updated:
+            shown = flags != m.flags
+            m.flags, m.modseq = flags, modseq
+            if shown:
+                mod = f" MODSEQ ({m.modseq})" if self.condstore else ""
+                text = " ".join(m.shown_flags)
+                await self._send(f"* {index} FETCH (FLAGS ({text}) UID {m.uid}{mod})")
+        if changes.new:
+            await self._mark_recent(store, sel, changes.new)
+            sel.messages.extend(changes.new)
             await self._send(f"* {len(sel.messages)} EXISTS")
+        if not self.rev2 and sel.recent_count() != recent:
+            await self._send(f"* {sel.recent_count()} RECENT")
         if not pending:
             sel.state = state
+        return pending
+
+    async def _mark_recent(
+        self, store: AccountMailStore, sel: Selected, rows: list[MessageRow]
+    ) -> None:
+        """Set \\Recent on ``rows``, new to this session (RFC 3501 §2.3.2): a message is recent
+        for the first session that selects its folder read-write after it arrived, which takes
+        that status away from every later one; EXAMINE shows it without taking it. IMAP4rev2
+        has no \\Recent: such a session leaves it to the others."""
+        if self.rev2 or not rows:
+            return
+        if sel.readonly:
+            first = await store.first_recent_uid(sel.folder.id)
+        else:
+            first = await store.claim_recent(sel.folder.id, rows[-1].uid)
+        for row in rows:
+            row.recent = row.uid >= first
+
+    def _flags_lines(self, sel: Selected) -> list[str]:
+        """FLAGS and PERMANENTFLAGS: the system flags and the folder's keywords."""
+        flags = " ".join([*SYSTEM_FLAGS.split(), *sel.keywords])
+        permanent = "" if sel.readonly else f"{flags} \\*"
+        return [f"* FLAGS ({flags})", f"* OK [PERMANENTFLAGS ({permanent})] flags"]
+
+    async def _announce_keywords(self, sel: Selected, flag_lists: list[list[str]]) -> None:
+        """A new FLAGS (and PERMANENTFLAGS) when a keyword appears in the folder, to be sent
+        before any FETCH that shows it (RFC 9051 §7.3.5)."""
+        known = set(sel.keywords)
+        new = [f for flags in flag_lists for f in flags if f[:1] != "\\" and f not in known]
+        if not new:
+            return
+        sel.keywords.extend(dict.fromkeys(new))
+        for line in self._flags_lines(sel):
+            await self._send(line)
 
 
 #: Commands during which an EXPUNGE may not be sent (RFC 9051 §7.5.1).

@@ -351,7 +351,7 @@ def literal(data: bytes) -> bytes:
 def simple_value(item: str, row: MessageRow) -> str:
     """The value of a non-section item, as IMAP text."""
     if item == "FLAGS":
-        return "(" + " ".join(row.flags) + ")"
+        return "(" + " ".join(row.shown_flags) + ")"
     if item == "UID":
         return str(row.uid)
     if item == "RFC822.SIZE":

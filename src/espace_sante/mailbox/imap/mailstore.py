@@ -5,23 +5,28 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from espace_sante import audit
 from espace_sante.mailbox import imapmeta
 from espace_sante.mailbox.imapmeta import MessageMeta, from_json
 from espace_sante.mailbox.read_receipts import mark_read
 from espace_sante.mailbox.store import DEFAULT_FOLDERS, append_message
+from espace_sante.storage.blobs import BlobError
 from espace_sante.storage.engine import transaction
 from espace_sante.storage.runtime import Storage
-from espace_sante.storage.schema import Blob, Folder, Message
+from espace_sante.storage.schema import Blob, Document, Folder, Message
 
-MAX_FLAGS = 64
+#: Keywords a message may carry (system flags do not count).
+MAX_KEYWORDS = 64
+#: How long the content of an expunged message stays readable: another session may still show
+#: the message until its next command that may report the expunge (RFC 9051 §7.5.1).
+EXPUNGED_BLOB_GRACE = timedelta(hours=1)
 #: Names under this prefix (a control character: no client can type one) are the store's own.
 RESERVED = "\x01"
 #: Deleted folders are kept under this prefix for their UIDVALIDITY.
@@ -38,6 +43,15 @@ _DEFAULT_NAMES = {name for name, _ in DEFAULT_FOLDERS}
 
 class FolderError(Exception):
     """A folder operation refused; the message starts with its response code."""
+
+
+class TooManyKeywords(Exception):
+    """A change would leave a message with more than :data:`MAX_KEYWORDS` keywords."""
+
+
+class MessageExpunged(LookupError):
+    """The message was expunged by another session and its content is gone (after
+    :data:`EXPUNGED_BLOB_GRACE`): the session still shows it, the client should NOOP."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,8 @@ class MessageRow:
     size: int
     blob_id: str
     meta_json: str
+    #: \Recent for the session holding this row (RFC 3501 §2.3.2; IMAP4rev1 sessions only).
+    recent: bool = False
 
     _meta: MessageMeta | None = None
 
@@ -68,6 +84,26 @@ class MessageRow:
         if self._meta is None:
             self._meta = from_json(self.meta_json)
         return self._meta
+
+    @property
+    def shown_flags(self) -> list[str]:
+        """The flags as FETCH shows them: \\Recent after the system flags when it applies."""
+        if not self.recent:
+            return self.flags
+        system = [f for f in self.flags if f.startswith("\\")]
+        return system + ["\\Recent"] + [f for f in self.flags if not f.startswith("\\")]
+
+
+@dataclass
+class FolderChanges:
+    """What changed in a folder since a session last looked (:meth:`AccountMailStore.changes`)."""
+
+    #: UIDs still present up to the last one the session knows; None when none of them is gone.
+    present: set[int] | None
+    #: {uid: (flags, modseq)} of the known messages changed since the session's modseq.
+    flags: dict[int, tuple[list[str], int]] = field(default_factory=dict)
+    #: Messages the session does not know yet (UID above its last), in UID order.
+    new: list[MessageRow] = field(default_factory=list)
 
 
 class AccountMailStore:
@@ -192,7 +228,8 @@ class AccountMailStore:
                 )
             ).all()
             await s.execute(delete(Message).where(Message.id.in_([r.id for r in rows])))
-            orphans = await self._orphan_blobs(s, {r.blob_id for r in rows})
+            await self._orphan_blobs(s, {r.blob_id for r in rows})
+            folder.highest_modseq += 1  # a session that has it selected sees the messages go
             if folder.subscribed:
                 await self._keep_subscription(s, folder.name)
             folder.name = f"{TOMBSTONE}{folder.id}"
@@ -201,8 +238,6 @@ class AccountMailStore:
                 s, account_id=self.account_id, actor=f"account:{self.account_id}",
                 action="folder.deleted", detail={"name": name, "messages": len(rows)},
             )  # fmt: skip
-        for blob_id in orphans:
-            await asyncio.to_thread(self.storage.blobs.delete_sync, self.account_id, blob_id)
 
     async def rename_folder(self, old: str, new: str) -> None:
         """Rename a folder and the folders below it (``old/…``), creating the missing parents of
@@ -294,19 +329,7 @@ class AccountMailStore:
                     .order_by(Message.uid)
                 )
             ).scalars()
-            return [
-                MessageRow(
-                    m.id,
-                    m.uid,
-                    m.flags.split(),
-                    m.modseq,
-                    m.internal_date,
-                    m.size,
-                    m.blob_id,
-                    m.meta,
-                )
-                for m in rows
-            ]
+            return [_row(m) for m in rows]
 
     async def raw(self, row: MessageRow) -> bytes:
         """The stored message, decrypted (kept for the next few requests of this session)."""
@@ -314,7 +337,13 @@ class AccountMailStore:
         if cached is not None:
             self._recent.move_to_end(row.blob_id)
             return cached
-        data = await self.storage.blobs.get(self.account_id, await self.cipher(), row.blob_id)
+        try:
+            data = await self.storage.blobs.get(self.account_id, await self.cipher(), row.blob_id)
+        except BlobError:
+            async with self.storage.sessions() as s:
+                if await s.get(Message, row.id) is None:  # expunged long ago: not a failure
+                    raise MessageExpunged(row.uid) from None
+            raise
         if len(data) <= RECENT_BYTES // 4:
             self._recent[row.blob_id] = data
             while sum(map(len, self._recent.values())) > RECENT_BYTES:
@@ -328,15 +357,65 @@ class AccountMailStore:
                 self._cipher = await self.storage.cipher_for(s, self.account_id)
         return self._cipher
 
-    async def flag_states(self, folder_id: int) -> dict[int, tuple[list[str], int]]:
-        """{uid: (flags, modseq)} of the folder, without the heavier columns (for resyncs)."""
+    async def changes(
+        self, folder_id: int, since_modseq: int, last_uid: int, known: int
+    ) -> FolderChanges:
+        """What a session that knows ``known`` messages up to UID ``last_uid``, and every change
+        up to ``since_modseq``, has not seen: expunges, flag changes and new messages."""
+        mine = (Message.account_id == self.account_id, Message.folder_id == folder_id)
         async with self.storage.sessions() as s:
-            rows = await s.execute(
+            count = (
+                await s.execute(select(func.count()).where(*mine, Message.uid <= last_uid))
+            ).scalar_one()
+            present = None
+            if count != known:
+                present = set(
+                    (
+                        await s.execute(select(Message.uid).where(*mine, Message.uid <= last_uid))
+                    ).scalars()
+                )
+            changed = await s.execute(
                 select(Message.uid, Message.flags, Message.modseq).where(
-                    Message.account_id == self.account_id, Message.folder_id == folder_id
+                    *mine, Message.uid <= last_uid, Message.modseq > since_modseq
                 )
             )
-            return {int(uid): (flags.split(), int(modseq)) for uid, flags, modseq in rows}
+            new = (
+                await s.execute(
+                    select(Message).where(*mine, Message.uid > last_uid).order_by(Message.uid)
+                )
+            ).scalars()
+            return FolderChanges(
+                present,
+                {int(uid): (flags.split(), int(modseq)) for uid, flags, modseq in changed},
+                [_row(m) for m in new],
+            )
+
+    async def first_recent_uid(self, folder_id: int) -> int:
+        """The lowest UID still \\Recent in the folder (no session has claimed it)."""
+        async with self.storage.sessions() as s:
+            return int(
+                (
+                    await s.execute(
+                        select(Folder.first_recent_uid).where(
+                            Folder.id == folder_id, Folder.account_id == self.account_id
+                        )
+                    )
+                ).scalar_one()
+            )
+
+    async def claim_recent(self, folder_id: int, up_to_uid: int) -> int:
+        """Take the \\Recent status of the messages up to ``up_to_uid`` for the calling
+        session (a read-write SELECT, or new messages it is told of): returns the lowest UID it
+        got; the messages from there to ``up_to_uid`` are recent for it and for no other."""
+        first = await self.first_recent_uid(folder_id)
+        if first > up_to_uid:
+            return first  # nothing left to claim: no write
+        async with transaction(self.storage.sessions) as s:
+            folder = await self._locked_folder(s, folder_id)
+            first = int(folder.first_recent_uid)
+            if first <= up_to_uid:
+                folder.first_recent_uid = up_to_uid + 1
+            return first
 
     # -- changes ------------------------------------------------------------------------------
 
@@ -363,7 +442,9 @@ class AccountMailStore:
         """Change the flags of the messages ``uids``: ``mode`` is "+", "-" or "" (replace).
 
         Returns {uid: (flags, modseq)} of every message still present (changed or not) and the
-        UIDs refused because they changed after ``unchanged_since`` (RFC 7162 §3.1.3).
+        UIDs refused because they changed after ``unchanged_since`` (RFC 7162 §3.1.3). Raises
+        :class:`TooManyKeywords`, changing nothing, when a message would get more keywords than
+        :data:`MAX_KEYWORDS`.
         """
         result: dict[int, tuple[list[str], int]] = {}
         failed: list[int] = []
@@ -393,7 +474,8 @@ class AccountMailStore:
                     new = [f for f in current if f not in flags]
                 else:
                     new = list(dict.fromkeys(flags))
-                new = new[:MAX_FLAGS]
+                if _keywords(new) > max(MAX_KEYWORDS, _keywords(current)):
+                    raise TooManyKeywords(m.uid)  # the transaction rolls back: nothing changes
                 if new != current:
                     folder.highest_modseq += 1
                     m.flags = " ".join(new)
@@ -425,7 +507,7 @@ class AccountMailStore:
                 return []
             await s.execute(delete(Message).where(Message.id.in_([r.id for r in doomed])))
             folder.highest_modseq += 1
-            orphans = await self._orphan_blobs(s, {r.blob_id for r in doomed})
+            await self._orphan_blobs(s, {r.blob_id for r in doomed})
             await audit.append(
                 s,
                 account_id=self.account_id,
@@ -433,15 +515,16 @@ class AccountMailStore:
                 action="message.expunged",
                 detail={"folder": folder.name, "uids": [r.uid for r in doomed]},
             )
-        for blob_id in orphans:  # after the commit: a failed transaction keeps its blobs
-            await asyncio.to_thread(self.storage.blobs.delete_sync, self.account_id, blob_id)
         return sorted(r.uid for r in doomed)
 
     async def append(
         self, folder_name: str, messages: list[tuple[bytes, list[str], datetime | None]]
     ) -> tuple[int, list[int]]:
         """Store messages given by the client (APPEND, MULTIAPPEND) all or none, in one
-        transaction; returns (UIDVALIDITY, UIDs)."""
+        transaction; returns (UIDVALIDITY, UIDs). Raises :class:`TooManyKeywords` before
+        storing anything when a message has more than :data:`MAX_KEYWORDS`."""
+        if any(_keywords(flags) > MAX_KEYWORDS for _, flags, _ in messages):
+            raise TooManyKeywords()
         cipher = await self.cipher()
         prepared = []
         try:
@@ -470,7 +553,7 @@ class AccountMailStore:
                         size=len(raw),
                         meta_json=imapmeta.to_json(meta),
                         internal_date=when or datetime.now(UTC),
-                        flags=" ".join(flags[:MAX_FLAGS]),
+                        flags=" ".join(flags),
                         message_id_header=meta.message_id,
                         sender=meta.from_addr,
                         subject=meta.subject,
@@ -542,16 +625,18 @@ class AccountMailStore:
             return target.uidvalidity, [m.uid for m in rows], new_uids
 
     async def status(self, folder: FolderInfo) -> dict[str, int]:
-        """MESSAGES, UNSEEN, UIDNEXT, UIDVALIDITY, HIGHESTMODSEQ, SIZE, DELETED of a folder."""
+        """MESSAGES, UNSEEN, UIDNEXT, UIDVALIDITY, HIGHESTMODSEQ, SIZE, DELETED of a folder, and
+        RECENT: the messages no session has claimed yet."""
         async with self.storage.sessions() as s:
             rows = (
                 await s.execute(
-                    select(Message.flags, Message.size).where(
+                    select(Message.flags, Message.size, Message.uid).where(
                         Message.account_id == self.account_id, Message.folder_id == folder.id
                     )
                 )
             ).all()
         uidnext, modseq = await self.state(folder.id)
+        first_recent = await self.first_recent_uid(folder.id)
         return {
             "MESSAGES": len(rows),
             "UNSEEN": sum(1 for r in rows if "\\Seen" not in r.flags.split()),
@@ -560,7 +645,7 @@ class AccountMailStore:
             "HIGHESTMODSEQ": modseq,
             "SIZE": sum(int(r.size) for r in rows),
             "DELETED": sum(1 for r in rows if "\\Deleted" in r.flags.split()),
-            "RECENT": 0,
+            "RECENT": sum(1 for r in rows if r.uid >= first_recent),
         }
 
     async def _locked_folder(self, s: Any, folder_id: int) -> Folder:
@@ -573,7 +658,9 @@ class AccountMailStore:
         ).scalar_one()
 
     async def _orphan_blobs(self, s: Any, blob_ids: set[str]) -> list[str]:
-        """Of ``blob_ids``, those no message references any more (their rows are deleted)."""
+        """Of ``blob_ids``, mark those no message references any more (their rows are deleted)
+        as orphaned: :func:`sweep_orphaned_blobs` deletes them once no session can still show
+        their message, so a session that has not been told of the expunge can read it."""
         orphans = []
         for blob_id in blob_ids:
             users = (
@@ -583,7 +670,9 @@ class AccountMailStore:
                 orphans.append(blob_id)
         if orphans:
             await s.execute(
-                delete(Blob).where(Blob.id.in_(orphans), Blob.account_id == self.account_id)
+                update(Blob)
+                .where(Blob.id.in_(orphans), Blob.account_id == self.account_id)
+                .values(orphaned_at=datetime.now(UTC))
             )
         return orphans
 
@@ -595,6 +684,49 @@ def _check_name(name: str) -> None:
         raise FolderError(f"[LIMIT] mailbox names are at most {MAX_NAME} characters")
     if name.startswith(RESERVED):
         raise FolderError("[CANNOT] invalid mailbox name")
+
+
+async def sweep_orphaned_blobs(storage: Storage, orphaned_before: datetime) -> int:
+    """Delete the blobs of expunged messages orphaned before ``orphaned_before`` (rows, then
+    files after the commit), of every account; returns how many. Run periodically by the IMAP
+    listener with ``now - EXPUNGED_BLOB_GRACE``."""
+    deleted = 0
+    while True:
+        async with transaction(storage.sessions) as s:
+            rows = (
+                await s.execute(
+                    select(Blob.id, Blob.account_id)
+                    .where(Blob.orphaned_at.is_not(None), Blob.orphaned_at < orphaned_before)
+                    .limit(500)
+                )
+            ).all()
+            if not rows:
+                return deleted
+            ids = [r.id for r in rows]
+            used = set(
+                (await s.execute(select(Message.blob_id).where(Message.blob_id.in_(ids)))).scalars()
+            ) | set(
+                (
+                    await s.execute(select(Document.blob_id).where(Document.blob_id.in_(ids)))
+                ).scalars()
+            )
+            if used:  # referenced again (never by design): keep it, and stop sweeping it
+                await s.execute(update(Blob).where(Blob.id.in_(used)).values(orphaned_at=None))
+            gone = [r for r in rows if r.id not in used]
+            await s.execute(delete(Blob).where(Blob.id.in_([r.id for r in gone])))
+        for r in gone:  # after the commit: a failed transaction keeps its files
+            await asyncio.to_thread(storage.blobs.delete_sync, r.account_id, r.id)
+        deleted += len(gone)
+
+
+def _keywords(flags: list[str]) -> int:
+    return sum(1 for f in flags if not f.startswith("\\"))
+
+
+def _row(m: Message) -> MessageRow:
+    return MessageRow(
+        m.id, m.uid, m.flags.split(), m.modseq, m.internal_date, m.size, m.blob_id, m.meta
+    )
 
 
 def _folder(f: Folder) -> FolderInfo:

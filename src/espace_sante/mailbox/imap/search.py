@@ -203,10 +203,8 @@ class _Keys:
         name = token.upper
         if name == "ALL":
             return _const(True)
-        if name in ("NEW", "RECENT"):  # no \Recent here: nothing is recent
-            return _const(False)
-        if name == "OLD":
-            return _const(True)
+        if name in ("RECENT", "NEW", "OLD"):  # \Recent of this session's rows (RFC 3501 §6.4.4)
+            return _recent(name)
         if name in _FLAG_KEYS:
             flag, present = _FLAG_KEYS[name]
             return _flag(flag, present)
@@ -316,6 +314,15 @@ def _not(inner: Test) -> Test:
         return None if value is None else not value
 
     return negation
+
+
+def _recent(name: str) -> Test:
+    """RECENT, NEW (recent and not seen) or OLD (not recent); \\Recent is the session's."""
+    if name == "OLD":
+        return lambda c: not c.row.recent
+    if name == "NEW":
+        return lambda c: c.row.recent and "\\seen" not in c.flags
+    return lambda c: c.row.recent
 
 
 def _const(value: bool) -> Test:

@@ -15,15 +15,20 @@ import ipaddress
 import logging
 import ssl
 from collections import Counter
+from datetime import UTC, datetime
 
 from espace_sante.accounts import mail_auth
 from espace_sante.accounts.tokens import TokenSigner
 from espace_sante.config import Settings
 from espace_sante.mailbox.imap.errors import log_failure
+from espace_sante.mailbox.imap.mailstore import EXPUNGED_BLOB_GRACE, sweep_orphaned_blobs
 from espace_sante.mailbox.imap.session import ImapSession
 from espace_sante.storage.runtime import Storage
 
 log = logging.getLogger(__name__)
+
+#: How often the blobs of messages expunged more than EXPUNGED_BLOB_GRACE ago are deleted.
+SWEEP_SECONDS = 600.0
 
 
 class ImapListener:
@@ -43,6 +48,7 @@ class ImapListener:
         mail_auth.configure_password_checks(
             settings.mail_login.password_checks, settings.mail_login.password_check_queue
         )
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self, reuse_port: bool = False) -> None:
         """Bind both ports (``reuse_port`` when several worker processes share them)."""
@@ -61,6 +67,16 @@ class ImapListener:
             reuse_port=reuse_port or None,
         )
         self._servers = [plain, implicit]
+        self._sweeper = asyncio.create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        """Delete the content of expunged messages once no session can still show them."""
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                await sweep_orphaned_blobs(self.storage, datetime.now(UTC) - EXPUNGED_BLOB_GRACE)
+            except Exception as exc:
+                log_failure(log, "imap: sweeping the blobs of expunged messages failed", exc)
 
     @property
     def port(self) -> int:
@@ -149,6 +165,10 @@ class ImapListener:
         task.cancel()
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         for server in self._servers:
             server.close()
         for task in list(self._sessions):

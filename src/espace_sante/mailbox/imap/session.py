@@ -25,8 +25,9 @@ from espace_sante.mailbox.imap.commands import (
     selecting,
     writing,
 )
-from espace_sante.mailbox.imap.core import Bad, Handler, Logout, No
+from espace_sante.mailbox.imap.core import NO_EXPUNGE_DURING, Bad, Handler, Logout, No
 from espace_sante.mailbox.imap.errors import log_failure
+from espace_sante.mailbox.imap.mailstore import MessageExpunged
 from espace_sante.mailbox.imap.parser import (
     ConnectionDropped,
     LiteralTooLarge,
@@ -102,6 +103,9 @@ class ImapSession(
             await self._send(f"{command.tag} NO {exc}")
         except (ParseError, SequenceSetError) as exc:
             await self._send(f"{command.tag} BAD {exc}")
+        except MessageExpunged:  # RFC 9051 §7.1: shown still, but expunged by another session
+            await self._sync(expunges=command.name not in NO_EXPUNGE_DURING)  # a UID command may
+            await self._send(f"{command.tag} NO [EXPUNGEISSUED] some messages no longer exist")
         except (Logout, ConnectionDropped, ConnectionError):
             raise
         except Exception as exc:

@@ -66,10 +66,11 @@ class FetchCommands(SessionCore):
         if to_mark:
             unique = list({r.id: r for r in to_mark}.values())
             await store.add_flags(sel.folder.id, unique, ["\\Seen"])
+            await self._announce_keywords(sel, [r.flags for r in unique])
             index = {r.id: i for i, r in enumerate(sel.messages, 1)}
             for r in unique:
                 mod = f" UID {r.uid} MODSEQ ({r.modseq})" if self.condstore else ""
-                await self._send(f"* {index[r.id]} FETCH (FLAGS ({' '.join(r.flags)}){mod})")
+                await self._send(f"* {index[r.id]} FETCH (FLAGS ({' '.join(r.shown_flags)}){mod})")
         await self._done(c)
 
     async def cmd_uid_fetch(self, c: Command) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from espace_sante.mailbox.imap.core import (
-    SYSTEM_FLAGS,
     Bad,
     Handler,
     No,
@@ -36,16 +35,19 @@ class SelectCommands(SessionCore):
             raise No("[NONEXISTENT] no such mailbox")
         state = await store.state(folder.id)
         messages = await store.messages(folder.id)
-        self.selected = Selected(folder, readonly, messages, state)
+        by_change = sorted(messages, key=lambda m: m.modseq)  # about the order they came in
+        keywords = [f for m in by_change for f in m.flags if f[:1] != "\\"]
+        sel = Selected(folder, readonly, messages, state, list(dict.fromkeys(keywords)))
+        self.selected = sel
+        await self._mark_recent(store, sel, messages)  # SELECT takes them, EXAMINE does not
         unseen = next((i for i, m in enumerate(messages, 1) if "\\Seen" not in m.flags), None)
         await self._send(f"* {len(messages)} EXISTS")
         if self.rev2:
             await self._send(await self._list_line(store, folder))
         else:
-            await self._send("* 0 RECENT")
-        await self._send(f"* FLAGS ({SYSTEM_FLAGS})")
-        permanent = "" if readonly else f"{SYSTEM_FLAGS} \\*"
-        await self._send(f"* OK [PERMANENTFLAGS ({permanent})] flags")
+            await self._send(f"* {sel.recent_count()} RECENT")
+        for line in self._flags_lines(sel):  # the folder's keywords too, as Dovecot lists them
+            await self._send(line)
         if unseen is not None and not self.rev2:  # RFC 9051 dropped UNSEEN
             await self._send(f"* OK [UNSEEN {unseen}] first unseen")
         await self._send(f"* OK [UIDVALIDITY {folder.uidvalidity}] UIDs valid")
@@ -65,6 +67,9 @@ class SelectCommands(SessionCore):
         if folder is None:
             raise No("[NONEXISTENT] no such mailbox")
         values = await store.status(folder)
+        sel = self.selected
+        if sel is not None and sel.folder.id == folder.id and not sel.readonly:
+            values["RECENT"] += sel.recent_count()  # this session took them from the others
         wanted = []
         for item in c.args[1].items:
             if not isinstance(item, Atom) or item.upper not in values:

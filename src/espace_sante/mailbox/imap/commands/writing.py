@@ -16,6 +16,7 @@ from espace_sante.mailbox.imap.core import (
     flag_list,
     no_args,
 )
+from espace_sante.mailbox.imap.mailstore import MAX_KEYWORDS, TooManyKeywords
 from espace_sante.mailbox.imap.parser import (
     Atom,
     Command,
@@ -47,9 +48,13 @@ class WriteCommands(SessionCore):
         if m is None:
             raise Bad("expected FLAGS, +FLAGS or -FLAGS")
         flags = flag_list(args[2:])
-        changed, failed = await store.store_flags(
-            sel.folder.id, [row.uid for _, row in targets], m.group(1), flags, unchanged_since
-        )
+        try:
+            changed, failed = await store.store_flags(
+                sel.folder.id, [row.uid for _, row in targets], m.group(1), flags, unchanged_since
+            )
+        except TooManyKeywords as exc:
+            raise No(_TOO_MANY_KEYWORDS) from exc
+        await self._announce_keywords(sel, [new for new, _ in changed.values()])
         silent = m.group(2) is not None
         for seq, row in targets:
             if row.uid not in changed or row.uid in failed:
@@ -62,13 +67,13 @@ class WriteCommands(SessionCore):
             uid = f"UID {row.uid}" if by_uid or self.condstore else ""
             mod = f"MODSEQ ({modseq})" if self.condstore else ""
             if not silent:
-                data = " ".join(p for p in (f"FLAGS ({' '.join(new_flags)})", uid, mod) if p)
+                data = " ".join(p for p in (f"FLAGS ({' '.join(row.shown_flags)})", uid, mod) if p)
             elif self.condstore and was != new_flags:
                 data = " ".join(p for p in (uid if by_uid else "", mod) if p)
             else:
                 continue
             await self._send(f"* {seq} FETCH ({data})")
-        sel.state = (sel.state[0], max(sel.state[1], *(v[1] for v in changed.values()), 0))
+        # sel.state stays: changes of other sessions may come before ours, _sync reports them
         if failed:
             # RFC 7162 §3.1.3: UIDs for UID STORE, message numbers for STORE
             refused = failed if by_uid else [seq for seq, row in targets if row.uid in failed]
@@ -151,20 +156,32 @@ class WriteCommands(SessionCore):
             raise Bad("each message must be a literal, after its optional flags and date")
         if await store.folder(name) is None:
             raise No("[TRYCREATE] no such mailbox")
-        validity, uids = await store.append(name, messages)
+        try:
+            validity, uids = await store.append(name, messages)
+        except TooManyKeywords as exc:
+            raise No(_TOO_MANY_KEYWORDS) from exc
         await self._done(c, f"[APPENDUID {validity} {compress(uids)}] APPEND completed")
 
     async def cmd_close(self, c: Command) -> None:
+        """Leave the folder, removing its \\Deleted messages without a word when it was open
+        read-write (RFC 3501 §6.4.2, RFC 9051 §6.4.1); after EXAMINE, nothing is removed."""
         no_args(c)
-        self._require_selected()
-        self.selected = None  # expunging \Deleted messages comes with EXPUNGE
+        sel = self._require_selected()
+        store = self._require_auth()
+        self.selected = None
+        if not sel.readonly:
+            await store.expunge(sel.folder.id)
         await self._send(f"{c.tag} OK CLOSE completed")
 
     async def cmd_unselect(self, c: Command) -> None:
+        """Leave the folder, removing nothing (RFC 3691)."""
         no_args(c)
         self._require_selected()
         self.selected = None
         await self._send(f"{c.tag} OK UNSELECT completed")
+
+
+_TOO_MANY_KEYWORDS = f"[LIMIT] at most {MAX_KEYWORDS} keywords per message; nothing changed"
 
 
 def _unchanged_since(modifier: ParenList) -> int:
