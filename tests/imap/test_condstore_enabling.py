@@ -43,7 +43,7 @@ async def test_fetch_modseq_enables_condstore_and_reports_highestmodseq_once(
     s = await _session(imap, client_tls, mailbox)
     highest = _highest((await s.command("a SELECT INBOX")).lines)
     assert (await s.command("b STORE 1 +FLAGS (\\Flagged)")).lines == [
-        b"* 1 FETCH (FLAGS (\\Flagged))\r\n",
+        b"* 1 FETCH (FLAGS (\\Flagged \\Recent))\r\n",
         b"b OK STORE completed\r\n",
     ]
     highest += 1
@@ -54,11 +54,13 @@ async def test_fetch_modseq_enables_condstore_and_reports_highestmodseq_once(
         b"c OK FETCH completed\r\n",
     ]
     assert (await s.command("d FETCH 1 (FLAGS MODSEQ)")).lines == [
-        b"* 1 FETCH (FLAGS (\\Flagged) MODSEQ (%d))\r\n" % highest,
+        b"* 1 FETCH (FLAGS (\\Flagged \\Recent) MODSEQ (%d))\r\n" % highest,
         b"d OK FETCH completed\r\n",
     ]
     # a plain FETCH of FLAGS answers what was asked, no MODSEQ added (as Dovecot)
-    assert (await s.command("e FETCH 1 (FLAGS)")).lines[0] == b"* 1 FETCH (FLAGS (\\Flagged))\r\n"
+    assert (await s.command("e FETCH 1 (FLAGS)")).lines[
+        0
+    ] == b"* 1 FETCH (FLAGS (\\Flagged \\Recent))\r\n"
     s.writer.close()
 
 
@@ -71,7 +73,7 @@ async def test_changedsince_enables_condstore(
     highest = _highest((await s.command("a SELECT INBOX")).lines)
     assert (await s.command(f"b UID FETCH 1:* (FLAGS) (CHANGEDSINCE {highest - 1})")).lines == [
         b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % highest,
-        b"* 2 FETCH (UID 2 FLAGS () MODSEQ (%d))\r\n" % highest,
+        b"* 2 FETCH (UID 2 FLAGS (\\Recent) MODSEQ (%d))\r\n" % highest,
         b"b OK UID FETCH completed\r\n",
     ]
     assert (await s.command(f"c FETCH 1:* (FLAGS) (CHANGEDSINCE {highest})")).lines == [
@@ -91,7 +93,7 @@ async def test_store_answers_carry_uid_and_modseq_once_enabled(
     assert (await s.command("a ENABLE CONDSTORE")).lines[0] == b"* ENABLED CONDSTORE\r\n"
     highest = _highest((await s.command("a SELECT INBOX")).lines)
     assert (await s.command("b STORE 1 +FLAGS (\\Flagged)")).lines == [
-        b"* 1 FETCH (FLAGS (\\Flagged) UID 1 MODSEQ (%d))\r\n" % (highest + 1),
+        b"* 1 FETCH (FLAGS (\\Flagged \\Recent) UID 1 MODSEQ (%d))\r\n" % (highest + 1),
         b"b OK STORE completed\r\n",
     ]
     assert (await s.command("c STORE 1:2 +FLAGS.SILENT (\\Flagged)")).lines == [
@@ -109,8 +111,8 @@ async def test_store_answers_carry_uid_and_modseq_once_enabled(
     assert (
         await s.command(f"f UID STORE 1:2 (UNCHANGEDSINCE {highest + 4}) FLAGS (\\Seen)")
     ).lines == [
-        b"* 1 FETCH (FLAGS (\\Seen) UID 1 MODSEQ (%d))\r\n" % (highest + 5),
-        b"* 2 FETCH (FLAGS (\\Seen) UID 2 MODSEQ (%d))\r\n" % (highest + 6),
+        b"* 1 FETCH (FLAGS (\\Seen \\Recent) UID 1 MODSEQ (%d))\r\n" % (highest + 5),
+        b"* 2 FETCH (FLAGS (\\Seen \\Recent) UID 2 MODSEQ (%d))\r\n" % (highest + 6),
         b"f OK UID STORE completed\r\n",
     ]
     s.writer.close()
@@ -142,7 +144,7 @@ async def test_store_unchangedsince_enables_condstore(
     highest = _highest((await s.command("a SELECT INBOX")).lines)
     assert (await s.command(f"b STORE 2 (UNCHANGEDSINCE {highest}) +FLAGS (\\Answered)")).lines == [
         b"* OK [HIGHESTMODSEQ %d] Highest\r\n" % highest,
-        b"* 2 FETCH (FLAGS (\\Answered) UID 2 MODSEQ (%d))\r\n" % (highest + 1),
+        b"* 2 FETCH (FLAGS (\\Answered \\Recent) UID 2 MODSEQ (%d))\r\n" % (highest + 1),
         b"b OK STORE completed\r\n",
     ]
     s.writer.close()
@@ -162,12 +164,12 @@ async def test_other_sessions_changes_and_implicit_seen_carry_uid_and_modseq(
         b"* 2 FETCH (FLAGS (\\Deleted))\r\n"
     )
     assert (await a.command("a2 NOOP")).lines == [
-        b"* 2 FETCH (FLAGS (\\Deleted) UID 2 MODSEQ (%d))\r\n" % (highest + 1),
+        b"* 2 FETCH (FLAGS (\\Deleted \\Recent) UID 2 MODSEQ (%d))\r\n" % (highest + 1),
         b"a2 OK NOOP completed\r\n",
     ]
     fetched = (await a.command("a3 FETCH 1 (BODY[HEADER.FIELDS (SUBJECT)])")).lines  # sets \Seen
     assert fetched[-2:] == [
-        b"* 1 FETCH (FLAGS (\\Seen) UID 1 MODSEQ (%d))\r\n" % (highest + 2),
+        b"* 1 FETCH (FLAGS (\\Seen \\Recent) UID 1 MODSEQ (%d))\r\n" % (highest + 2),
         b"a3 OK FETCH completed\r\n",
     ]
     assert (await b.command("b3 NOOP")).lines == [
