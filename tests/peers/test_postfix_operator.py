@@ -257,6 +257,12 @@ async def test_postfix_down_retried_then_delivered_when_it_comes_back(
     await until(
         lambda: asyncio.to_thread(operator.postfix.delivered, DOCTOR), "delivery after restart"
     )
+
+    async def marked_delivered() -> bool:  # Postfix's 250 comes before our row's commit
+        (row,) = await queue_rows(storage)
+        return bool(row.status == "delivered")
+
+    await until(marked_delivered, "the queue row marked delivered")
     (row,) = await queue_rows(storage)
     assert row.status == "delivered" and row.attempts >= 4 and not row.dsn_sent
     await asyncio.sleep(0.5)  # a second delivery would show up now
